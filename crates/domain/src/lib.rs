@@ -1,0 +1,15 @@
+//! The rules of the DataCollect sync hub, with no IO: events and their validation, the
+//! deterministic entity fold, pull cursors, duplicate match keys, program configs, Users-API
+//! schemas, the ports adapters implement, and the use-case services built on them.
+#![deny(missing_docs)]
+
+pub mod canonical;
+pub mod cursor;
+pub mod duplicates;
+pub mod entity;
+pub mod error;
+pub mod event;
+pub mod ports;
+pub mod tenant;
+pub mod time;
+pub mod users_schema;

@@ -1,0 +1,211 @@
+//! Server accounts, refresh tokens and login throttling.
+
+use crate::error::StoreError;
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Account role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Role {
+    /// Everything, including user and config management.
+    Admin,
+    /// Tenant routes of its `tenantIds` only.
+    User,
+}
+
+impl Role {
+    /// `"ADMIN"` or `"USER"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::User => "USER",
+        }
+    }
+
+    /// Parses `"ADMIN"` / `"USER"` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "ADMIN" => Some(Role::Admin),
+            "USER" => Some(Role::User),
+            _ => None,
+        }
+    }
+}
+
+/// A per-tenant role grant (v2 `roleAssignments`), stored and returned as given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    /// Tenant the grant applies to.
+    pub tenant_id: String,
+    /// Role name within the tenant.
+    pub role: String,
+    /// Optional area restriction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area_id: Option<String>,
+}
+
+/// A server account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// Integer id (upstream `userId`).
+    pub id: i64,
+    /// Unique email (stored trimmed and lower-cased).
+    pub email: String,
+    /// argon2id PHC string (or an imported bcrypt hash until the next login).
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Tenants a `USER` may access.
+    pub tenant_ids: Vec<String>,
+    /// Per-tenant grants.
+    pub role_assignments: Vec<RoleAssignment>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewUser {
+    /// Email (already normalized).
+    pub email: String,
+    /// Password hash.
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+    /// Tenants.
+    pub tenant_ids: Vec<String>,
+    /// Per-tenant grants.
+    pub role_assignments: Vec<RoleAssignment>,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// Storage of server accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user and returns it with its id.
+    ///
+    /// # Errors
+    /// `Conflict` when the email is taken; `Unavailable`/`Internal`.
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
+
+    /// A user by id.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn get_user(&self, id: i64) -> Result<Option<User>, StoreError>;
+
+    /// A user by (normalized) email.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+
+    /// All users ordered by id.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Replaces email, password hash, role, tenants and grants of user `user.id`.
+    /// Returns whether it exists.
+    ///
+    /// # Errors
+    /// `Conflict` when the new email belongs to another user; `Unavailable`/`Internal`.
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+
+    /// Deletes a user and its refresh tokens. Returns whether it existed.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn delete_user(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Number of `ADMIN` users.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn count_admins(&self) -> Result<u64, StoreError>;
+}
+
+/// A stored refresh token (only its hash is kept).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    /// SHA-256 hex of the token.
+    pub token_hash: String,
+    /// Owner.
+    pub user_id: i64,
+    /// Rotation family (all tokens descending from one login).
+    pub family_id: String,
+    /// Expiry.
+    pub expires_at: Timestamp,
+}
+
+/// Result of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshUse {
+    /// Valid and unused: it is now marked used; the caller issues the next one in the family.
+    Valid(RefreshToken),
+    /// Already used: the whole family has now been revoked (RFC 9700 reuse detection).
+    Reused {
+        /// Owner of the family.
+        user_id: i64,
+    },
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+/// Storage of refresh tokens.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Stores a new, unused token.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
+
+    /// Atomically consumes a token: an unused, unrevoked, unexpired token is marked used
+    /// and returned; a used one revokes its whole family; anything else is `Invalid`. Two
+    /// concurrent uses of one token yield at most one `Valid`.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn use_refresh(&self, token_hash: &str, now: Timestamp)
+        -> Result<RefreshUse, StoreError>;
+
+    /// Revokes the family of the token with this hash (logout). Returns whether it existed.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn revoke_refresh(&self, token_hash: &str) -> Result<bool, StoreError>;
+}
+
+/// Failed-login counters, shared by all server instances.
+#[async_trait]
+pub trait LoginThrottleStore: Send + Sync {
+    /// Records a failure for `key` at `now` and returns the failures for `key` since
+    /// `window_start` (this one included).
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_start: Timestamp,
+    ) -> Result<u32, StoreError>;
+
+    /// Failures for `key` since `window_start`.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn failures_since(&self, key: &str, window_start: Timestamp) -> Result<u32, StoreError>;
+
+    /// Forgets the failures of `key` (after a successful login).
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
+}
