@@ -22,3 +22,54 @@ pub use sync::*;
 pub use system::*;
 pub use tx::*;
 pub use users_api::*;
+
+use std::sync::Arc;
+
+/// Every storage port of one backend, as the server wires them (one adapter usually
+/// implements them all on one pool).
+#[derive(Clone)]
+pub struct Stores {
+    /// Events, pull and quarantine.
+    pub events: Arc<dyn EventStore>,
+    /// Entity queries and duplicates.
+    pub entities: Arc<dyn EntityStore>,
+    /// Program configs (tenants).
+    pub configs: Arc<dyn ConfigStore>,
+    /// Server accounts.
+    pub users: Arc<dyn UserStore>,
+    /// Refresh tokens.
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// Failed-login counters.
+    pub login_throttle: Arc<dyn LoginThrottleStore>,
+    /// Client audit logs.
+    pub audit: Arc<dyn AuditStore>,
+    /// Users API.
+    pub users_api: Arc<dyn UsersApiStore>,
+}
+
+impl Stores {
+    /// Bundles one adapter value that implements every storage port.
+    pub fn from_one<S>(store: Arc<S>) -> Self
+    where
+        S: EventStore
+            + EntityStore
+            + ConfigStore
+            + UserStore
+            + RefreshTokenStore
+            + LoginThrottleStore
+            + AuditStore
+            + UsersApiStore
+            + 'static,
+    {
+        Stores {
+            events: store.clone(),
+            entities: store.clone(),
+            configs: store.clone(),
+            users: store.clone(),
+            refresh_tokens: store.clone(),
+            login_throttle: store.clone(),
+            audit: store.clone(),
+            users_api: store,
+        }
+    }
+}
