@@ -10,6 +10,7 @@ pub mod entity;
 pub mod error;
 pub mod event;
 pub mod ports;
+pub mod principal;
 pub mod tenant;
 pub mod time;
 pub mod users_schema;
