@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod canonical;
+pub mod config;
 pub mod cursor;
 pub mod duplicates;
 pub mod entity;
