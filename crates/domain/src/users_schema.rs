@@ -1,6 +1,13 @@
-//! Users-API schemas: field definitions, schema validation on save, data validation on submit.
+//! Users-API schemas: field definitions, schema validation on save ([`validate_schema`]),
+//! data validation on submit ([`CompiledSchema::validate`]).
 
-use serde::{Deserialize, Serialize};
+mod check;
+mod define;
+
+pub use check::{CompiledSchema, SCHEMA_VALIDATION};
+pub use define::{validate_schema, INVALID_SCHEMA, MAX_FIELDS, MAX_LABEL_CHARS, MAX_REGEX_CHARS};
+
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Kind of a schema field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -18,7 +25,22 @@ pub enum FieldKind {
     Date,
 }
 
-/// One field of a schema.
+impl FieldKind {
+    /// Parses the wire name (`text`, `checkbox`, `select`, `number`, `date`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "text" => Some(FieldKind::Text),
+            "checkbox" => Some(FieldKind::Checkbox),
+            "select" => Some(FieldKind::Select),
+            "number" => Some(FieldKind::Number),
+            "date" => Some(FieldKind::Date),
+            _ => None,
+        }
+    }
+}
+
+/// One field of a schema. Constraints only exist on the kinds they apply to (see
+/// [`validate_schema`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaField {
@@ -44,11 +66,19 @@ pub struct SchemaField {
     /// Allowed values (select).
     #[serde(default, rename = "enum", skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
-    /// Inclusive minimum (number).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Inclusive minimum (number); whole values are written as JSON integers.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole_as_integer"
+    )]
     pub min: Option<f64>,
-    /// Inclusive maximum (number).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Inclusive maximum (number); whole values are written as JSON integers.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "whole_as_integer"
+    )]
     pub max: Option<f64>,
 }
 
@@ -63,3 +93,38 @@ pub struct UserSchema {
     /// Fields.
     pub fields: Vec<SchemaField>,
 }
+
+/// The schema of a new app: version 1, `rejectUnknown: true`, one optional text field
+/// `fullName` ("Full name", at most 200 characters).
+pub fn default_schema() -> UserSchema {
+    UserSchema {
+        version: 1,
+        reject_unknown: true,
+        fields: vec![SchemaField {
+            key: "fullName".into(),
+            label: "Full name".into(),
+            kind: FieldKind::Text,
+            required: false,
+            min_length: None,
+            max_length: Some(200),
+            regex: None,
+            options: None,
+            min: None,
+            max: None,
+        }],
+    }
+}
+
+/// Writes `0.0` as `0` (the seed's `"min": 0`), other numbers as they are.
+fn whole_as_integer<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 => {
+            s.serialize_some(&(*f as i64))
+        }
+        Some(f) => s.serialize_some(f),
+        None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
