@@ -4,15 +4,14 @@
 //! creates new events. Here a seed event is a pure function of (tenant id, group name,
 //! canonical item JSON):
 //! - `guid` = `"seed-"` + lower-case hex SHA-256 of those three parts (69 characters);
-//! - `timestamp` = the Unix epoch, so seeds sort before every device event and a device's
-//!   edit of a reference entity is never overridden by a later re-post;
+//! - `timestamp` = the time of the config save that seeds it (given by the caller), so a
+//!   changed item re-posted later is applied after the version it replaces;
 //! - `userId` = `"admin"`, `syncLevel` = 1.
 //!
-//! Re-posting unchanged items therefore yields identical events, which a push stores once
-//! (idempotent duplicates); a changed item yields a new event for the same entity. Caveat:
-//! the old and new versions of a changed item both carry the epoch timestamp, so the fold
-//! applies them in guid order — a key present in both takes the value of the event whose
-//! guid sorts last, not necessarily the newer one.
+//! Re-posting an unchanged item yields the same guid again: the push reports it as a
+//! duplicate or, because the timestamp differs, as a guid conflict — either way it is not
+//! stored twice, and the seeding use case treats both as "already seeded". A changed item
+//! yields a new guid, a new event for the same entity, applied after the old one.
 
 use super::AppConfig;
 use crate::canonical::canonical_json;
@@ -35,7 +34,7 @@ impl AppConfig {
     /// module documentation for the deterministic guid and timestamp). Each event's `data`
     /// is the item plus `entityName` (the group name), `parentGuid` (from `parentId`, when
     /// present) and `name` (the item's `name` when truthy, else its `id`).
-    pub fn seed_events(&self) -> Vec<Event> {
+    pub fn seed_events(&self, at: Timestamp) -> Vec<Event> {
         let mut events = Vec::new();
         for group in &self.entity_data {
             for item in &group.items {
@@ -49,7 +48,7 @@ impl AppConfig {
                     entity_guid,
                     event_type: SEED_EVENT_TYPE.to_owned(),
                     data: seed_data(&group.name, item),
-                    timestamp: Timestamp::EPOCH,
+                    timestamp: at,
                     user_id: UserRef::Text(SEED_USER_ID.to_owned()),
                     sync_level: SyncLevel::REMOTE,
                 });
@@ -127,12 +126,18 @@ mod tests {
             {"id": 42, "parentId": 9},
             {"label": "no id"}
         ]}]));
-        let events = c.seed_events();
+        let events = c.seed_events(Timestamp::EPOCH);
         assert_eq!(events.len(), 3);
         let e = &events[0];
         assert_eq!(e.entity_guid, "r-001");
         assert_eq!(e.event_type, "create-individual");
         assert_eq!(e.timestamp, Timestamp::EPOCH);
+        assert_eq!(
+            c.seed_events(Timestamp::from_millis(5).unwrap())[0]
+                .timestamp
+                .millis(),
+            5
+        );
         assert_eq!(e.user_id, UserRef::Text("admin".into()));
         assert_eq!(e.sync_level, SyncLevel::REMOTE);
         assert_eq!(
@@ -163,7 +168,7 @@ mod tests {
         let c = config(
             json!([{"name": "g", "data": [{"id": "x", "name": ""}, {"id": "y", "name": 0}]}]),
         );
-        let events = c.seed_events();
+        let events = c.seed_events(Timestamp::EPOCH);
         assert_eq!(events[0].data["name"], "x");
         assert_eq!(events[1].data["name"], "y");
     }
@@ -171,7 +176,7 @@ mod tests {
     #[test]
     fn group_name_overrides_an_item_entity_name() {
         let c = config(json!([{"name": "g", "data": [{"id": "x", "entityName": "other"}]}]));
-        assert_eq!(c.seed_events()[0].data["entityName"], "g");
+        assert_eq!(c.seed_events(Timestamp::EPOCH)[0].data["entityName"], "g");
     }
 
     #[test]
@@ -182,24 +187,27 @@ mod tests {
         let changed = config(json!([{"name": "g", "data": [{"id": "x", "name": "B", "n": 1}]}]));
         let other_group =
             config(json!([{"name": "h", "data": [{"id": "x", "name": "A", "n": 1}]}]));
-        let ea = a.seed_events();
-        let es = same.seed_events();
+        let ea = a.seed_events(Timestamp::EPOCH);
+        let es = same.seed_events(Timestamp::EPOCH);
         assert_eq!(ea[0].guid, es[0].guid);
         assert_eq!(ea[0].content_hash(), es[0].content_hash());
-        let ec = changed.seed_events();
+        let ec = changed.seed_events(Timestamp::EPOCH);
         assert_ne!(ea[0].guid, ec[0].guid);
         assert_eq!(ea[0].entity_guid, ec[0].entity_guid);
-        assert_ne!(ea[0].guid, other_group.seed_events()[0].guid);
+        assert_ne!(
+            ea[0].guid,
+            other_group.seed_events(Timestamp::EPOCH)[0].guid
+        );
         // Another tenant gets other guids.
         let mut t = a.clone();
         t.id = crate::tenant::TenantId::parse("prog2").unwrap();
-        assert_ne!(t.seed_events()[0].guid, ea[0].guid);
+        assert_ne!(t.seed_events(Timestamp::EPOCH)[0].guid, ea[0].guid);
     }
 
     #[test]
     fn no_entity_data_means_no_events() {
         let c = parse_config(&json!({"id": "p", "name": "P", "entityForms": []})).unwrap();
-        assert!(c.seed_events().is_empty());
+        assert!(c.seed_events(Timestamp::EPOCH).is_empty());
     }
 
     #[test]

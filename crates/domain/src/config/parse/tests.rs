@@ -479,7 +479,7 @@ fn check_never_panics(v: &Value) -> Result<(), TestCaseError> {
             prop_assert!(public.get("externalSync").is_none());
             let _ = (c.public_info(), c.list_item("a", 1), c.admin_view("a"));
             let _ = c.duplicate_rules();
-            for e in c.seed_events() {
+            for e in c.seed_events(crate::time::Timestamp::EPOCH) {
                 let back = crate::event::validate_event(&serde_json::to_value(&e).unwrap());
                 prop_assert!(back.is_ok(), "seed event invalid: {:?}", back);
             }
