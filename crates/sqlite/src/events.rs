@@ -1,0 +1,198 @@
+//! [`EventStore`]: push in one writer transaction, pull and listings by index.
+
+use crate::error::Fail;
+use crate::push_tx::SqliteTx;
+use crate::rows::{event_cols, EventRow};
+use crate::sql::{instant, limit, query, Int, OptInt};
+use crate::SqliteStore;
+use async_trait::async_trait;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+use domain::cursor::Seq;
+use domain::error::StoreError;
+use domain::event::RejectCode;
+use domain::ports::{
+    EventFilter, EventStore, PushBatch, PushOutcome, QuarantinedEvent, StoredEvent,
+};
+use domain::tenant::TenantId;
+use domain::time::Timestamp;
+
+#[derive(QueryableByName)]
+struct QuarantineRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    raw: String,
+    #[diesel(sql_type = Text)]
+    code: String,
+    #[diesel(sql_type = Text)]
+    error: String,
+    #[diesel(sql_type = BigInt)]
+    received_at: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    pushed_by: Option<String>,
+}
+
+impl QuarantineRow {
+    fn into_domain(self) -> Result<QuarantinedEvent, Fail> {
+        Ok(QuarantinedEvent {
+            id: self.id,
+            raw: serde_json::from_str(&self.raw)?,
+            code: RejectCode::parse(&self.code).ok_or_else(|| Fail::corrupt("reject code"))?,
+            error: self.error,
+            received_at: instant(self.received_at)?,
+            pushed_by: self.pushed_by,
+        })
+    }
+}
+
+fn stored(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, Fail> {
+    rows.into_iter().map(EventRow::into_stored).collect()
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        self.write(move |conn| {
+            // BEGIN IMMEDIATE already holds the database's single write lock: this is the
+            // tenant lock, so `head` read below is final until commit.
+            // An unknown tenant fails in `PushTx::head` with `NotFound`.
+            let mut tx = SqliteTx::new(conn, &tenant);
+            crate::push::run(&mut tx, &batch).map_err(Fail::Store)
+        })
+        .await
+    }
+
+    async fn pull(
+        &self,
+        tenant: &TenantId,
+        after: Seq,
+        max: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            let rows = query(concat!(
+                "SELECT ",
+                event_cols!(),
+                " FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+            ))
+            .bind::<Text, _>(tenant)
+            .bind::<BigInt, _>(after.0)
+            .bind::<BigInt, _>(limit(max))
+            .load::<EventRow>(conn)?;
+            stored(rows)
+        })
+        .await
+    }
+
+    async fn first_seq_at_or_after(
+        &self,
+        tenant: &TenantId,
+        at: Timestamp,
+    ) -> Result<Option<Seq>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            // Index-only range scan of events_ts (tenant_id, ts, seq).
+            let rows = query("SELECT MIN(seq) AS v FROM events WHERE tenant_id = ? AND ts >= ?")
+                .bind::<Text, _>(tenant)
+                .bind::<BigInt, _>(at.millis())
+                .load::<OptInt>(conn)?;
+            Ok(rows.first().and_then(|r| r.v).map(Seq))
+        })
+        .await
+    }
+
+    async fn head(&self, tenant: &TenantId) -> Result<Seq, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            let rows = query("SELECT head AS v FROM configs WHERE id = ?")
+                .bind::<Text, _>(tenant)
+                .load::<Int>(conn)?;
+            Ok(Seq(rows.first().map_or(0, |r| r.v)))
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        tenant: &TenantId,
+        filter: &EventFilter,
+        after: Seq,
+        max: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let mut sql = String::from(concat!(
+                "SELECT ",
+                event_cols!(),
+                " FROM events WHERE tenant_id = ?"
+            ));
+            if filter.entity_guid.is_some() {
+                sql.push_str(" AND entity_guid = ?");
+            }
+            if filter.event_type.is_some() {
+                sql.push_str(" AND type = ?");
+            }
+            sql.push_str(" AND seq > ? ORDER BY seq LIMIT ?");
+            let mut q = query(sql).bind::<Text, _>(tenant);
+            if let Some(g) = filter.entity_guid {
+                q = q.bind::<Text, _>(g);
+            }
+            if let Some(t) = filter.event_type {
+                q = q.bind::<Text, _>(t);
+            }
+            let rows = q
+                .bind::<BigInt, _>(after.0)
+                .bind::<BigInt, _>(limit(max))
+                .load::<EventRow>(conn)?;
+            stored(rows)
+        })
+        .await
+    }
+
+    async fn entity_events(
+        &self,
+        tenant: &TenantId,
+        entity_guid: &str,
+        max: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let entity_guid = entity_guid.to_owned();
+        self.read(move |conn| {
+            let rows = query(concat!(
+                "SELECT ",
+                event_cols!(),
+                " FROM events WHERE tenant_id = ? AND entity_guid = ? ORDER BY ts, guid LIMIT ?"
+            ))
+            .bind::<Text, _>(tenant)
+            .bind::<Text, _>(entity_guid)
+            .bind::<BigInt, _>(limit(max))
+            .load::<EventRow>(conn)?;
+            stored(rows)
+        })
+        .await
+    }
+
+    async fn quarantined(
+        &self,
+        tenant: &TenantId,
+        after: i64,
+        max: u32,
+    ) -> Result<Vec<QuarantinedEvent>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            let rows = query(
+                "SELECT id, raw, code, error, received_at, pushed_by FROM quarantine \
+                 WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
+            )
+            .bind::<Text, _>(tenant)
+            .bind::<BigInt, _>(after)
+            .bind::<BigInt, _>(limit(max))
+            .load::<QuarantineRow>(conn)?;
+            rows.into_iter().map(QuarantineRow::into_domain).collect()
+        })
+        .await
+    }
+}

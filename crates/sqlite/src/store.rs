@@ -1,0 +1,217 @@
+//! The store value: opening the database file, connection setup, migrations, and the two
+//! ways every port method reaches SQLite (`read` on the reader pool, `write` on the single
+//! writer), always off the async workers.
+
+use crate::error::Fail;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::sql_types::{Nullable, Text};
+use diesel::{Connection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use domain::error::StoreError;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The SQLite migrations, embedded in the binary.
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// How long a connection waits on a lock held by another connection or process.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How long a request waits for a pooled connection before `Unavailable`.
+const POOL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Reader connections (WAL readers never block the writer nor each other).
+const READERS: u32 = 4;
+
+type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+
+diesel::define_sql_function! {
+    /// Unicode lower-case of a text (SQLite's own `lower()` only folds ASCII).
+    fn casefold(text: Nullable<Text>) -> Nullable<Text>;
+}
+
+/// Every storage port on one SQLite database file.
+///
+/// Reads go through a pool of [`READERS`] connections. Writes go through a pool of exactly
+/// one connection: SQLite admits one writer at a time, and funnelling every write through
+/// one connection makes writers queue on the pool's condition variable, handing the lock
+/// over as soon as a commit ends, instead of several connections racing for the file lock
+/// and being put to sleep by SQLite's busy handler (which polls with sleeps of up to 100 ms
+/// and wrecks throughput and tail latency under concurrent pushes). Each write still runs
+/// in `BEGIN IMMEDIATE`, so another process (a `migrate` command, the sqlite3 shell) is
+/// waited for through `busy_timeout` instead of failing a transaction half-way.
+#[derive(Clone)]
+pub struct SqliteStore {
+    readers: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+/// Per-connection setup: pragmas and the `casefold` function.
+#[derive(Debug, Clone, Copy)]
+struct Setup;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Setup {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        configure(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn configure(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+    ))?;
+    casefold_utils::register_impl(conn, |text: Option<String>| text.map(|t| t.to_lowercase()))
+}
+
+/// The file path of `sqlite://path`, `sqlite:path` or a bare path (a `?query` is dropped).
+fn database_path(url_or_path: &str) -> Result<PathBuf, StoreError> {
+    let rest = url_or_path
+        .strip_prefix("sqlite://")
+        .or_else(|| url_or_path.strip_prefix("sqlite:"))
+        .unwrap_or(url_or_path);
+    let rest = rest.split('?').next().unwrap_or_default();
+    if rest.is_empty() || rest == ":memory:" || rest.starts_with("file:") {
+        return Err(StoreError::internal(
+            "the SQLite database must be a file path (sqlite://path/to/file.db)",
+        ));
+    }
+    Ok(PathBuf::from(rest))
+}
+
+fn connect(path: &Path) -> Result<SqliteConnection, StoreError> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| StoreError::internal("the SQLite path is not valid UTF-8"))?;
+    let mut conn = SqliteConnection::establish(text).map_err(StoreError::unavailable)?;
+    configure(&mut conn).map_err(crate::error::store_error)?;
+    Ok(conn)
+}
+
+fn pool(path: &Path, size: u32) -> Result<SqlitePool, StoreError> {
+    let text = path.to_string_lossy().into_owned();
+    Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .test_on_check_out(true)
+        .connection_timeout(POOL_TIMEOUT)
+        .connection_customizer(Box::new(Setup))
+        .build(ConnectionManager::<SqliteConnection>::new(text))
+        .map_err(StoreError::unavailable)
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directory when missing) the database at
+    /// `url_or_path` — `sqlite://data/datacollect.db`, `sqlite:///abs/file.db` or a plain
+    /// path — sets WAL, `synchronous=FULL`, foreign keys and a busy timeout on every
+    /// connection, and runs pending migrations.
+    ///
+    /// Blocking: call it at start-up or from `spawn_blocking`.
+    ///
+    /// # Errors
+    /// `Internal` for an unusable path or a failed migration, `Unavailable` when the file
+    /// cannot be opened.
+    pub fn open(url_or_path: &str) -> Result<Self, StoreError> {
+        let path = database_path(url_or_path)?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(StoreError::unavailable)?;
+        }
+        let mut conn = connect(&path)?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map_err(StoreError::Internal)?;
+        drop(conn);
+        Ok(SqliteStore {
+            readers: pool(&path, READERS)?,
+            writer: pool(&path, 1)?,
+        })
+    }
+
+    /// Runs the migrations not applied yet; returns how many ran. ([`SqliteStore::open`]
+    /// already does this; this is for an explicit `migrate` command.)
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection is available, `Internal` when a migration fails.
+    pub fn run_pending_migrations(&self) -> Result<usize, StoreError> {
+        let mut conn = self.writer.get().map_err(StoreError::unavailable)?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|done| done.len())
+            .map_err(StoreError::Internal)
+    }
+
+    /// Reverts every applied migration (dropping every table); returns how many were
+    /// reverted. Used by the up → down → up test and for a clean reset.
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection is available, `Internal` when a migration fails.
+    pub fn revert_all_migrations(&self) -> Result<usize, StoreError> {
+        let mut conn = self.writer.get().map_err(StoreError::unavailable)?;
+        conn.revert_all_migrations(MIGRATIONS)
+            .map(|done| done.len())
+            .map_err(StoreError::Internal)
+    }
+
+    /// Runs `f` on a reader connection, off the async workers.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T, Fail> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::unavailable)?;
+            f(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer connection, off the async
+    /// workers; an error rolls everything back.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut SqliteConnection) -> Result<T, Fail> + Send + 'static,
+    {
+        let pool = self.writer.clone();
+        blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::unavailable)?;
+            conn.immediate_transaction(f)
+        })
+        .await
+    }
+}
+
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Fail> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(StoreError::internal)?
+        .map_err(Fail::into_store)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls_and_paths() {
+        assert_eq!(
+            database_path("sqlite://data/datacollect.db").unwrap(),
+            PathBuf::from("data/datacollect.db")
+        );
+        assert_eq!(
+            database_path("sqlite:///tmp/x.db?mode=rwc").unwrap(),
+            PathBuf::from("/tmp/x.db")
+        );
+        assert_eq!(database_path("a.db").unwrap(), PathBuf::from("a.db"));
+        assert!(database_path("sqlite::memory:").is_err());
+        assert!(database_path("sqlite://").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+DROP TABLE users_sessions;
+DROP TABLE users_records;
+DROP TABLE users_schemas;
+DROP TABLE users_apps;
+DROP TABLE audit_log;
+DROP TABLE login_failures;
+DROP TABLE refresh_tokens;
+DROP TABLE users;
+DROP TABLE quarantine;
+DROP TABLE duplicate_keep_both;
+DROP TABLE potential_duplicates;
+DROP TABLE entities;
+DROP TABLE event_refs;
+DROP TABLE events;
+DROP TABLE configs;
