@@ -38,16 +38,19 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// The JSON path of a top-level key, quoted so any key is addressed literally:
-/// `$."key"` with `"` and `\` escaped.
+/// The JSON path of a top-level key, quoted so any key is addressed literally: `$."key"`.
+/// `"`, `\` and control characters are written as JSON `\uXXXX` escapes: SQLite ends a
+/// quoted label at the first `"` even after a backslash, and decodes JSON escapes in a
+/// label that contains a backslash.
 pub(crate) fn key_path(key: &str) -> String {
     let mut path = String::with_capacity(key.len() + 5);
     path.push_str("$.\"");
     for c in key.chars() {
-        if c == '"' || c == '\\' {
-            path.push('\\');
+        if c == '"' || c == '\\' || c.is_control() {
+            path.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            path.push(c);
         }
-        path.push(c);
     }
     path.push('"');
     path
@@ -314,7 +317,8 @@ mod tests {
     #[test]
     fn quotes_keys_in_paths() {
         assert_eq!(key_path("name"), r#"$."name""#);
-        assert_eq!(key_path(r#"a"b\c"#), r#"$."a\"b\\c""#);
+        assert_eq!(key_path("a\"b\\c"), r#"$."a\u0022b\u005cc""#);
         assert_eq!(key_path("a.b[0]"), r#"$."a.b[0]""#);
+        assert_eq!(key_path("l\nf"), r#"$."l\u000af""#);
     }
 }

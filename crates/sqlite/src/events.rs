@@ -17,6 +17,24 @@ use domain::ports::{
 use domain::tenant::TenantId;
 use domain::time::Timestamp;
 
+/// Pull: a range of the primary key (tenant_id, seq).
+pub(crate) const PULL_SQL: &str = concat!(
+    "SELECT ",
+    event_cols!(),
+    " FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+);
+
+/// An entity's events in application order: a range of `events_entity`.
+pub(crate) const ENTITY_EVENTS_SQL: &str = concat!(
+    "SELECT ",
+    event_cols!(),
+    " FROM events WHERE tenant_id = ? AND entity_guid = ? ORDER BY ts, guid LIMIT ?"
+);
+
+/// Index-only range scan of `events_ts` (tenant_id, ts, seq).
+pub(crate) const FIRST_SEQ_SQL: &str =
+    "SELECT MIN(seq) AS v FROM events WHERE tenant_id = ? AND ts >= ?";
+
 #[derive(QueryableByName)]
 struct QuarantineRow {
     #[diesel(sql_type = BigInt)]
@@ -72,15 +90,11 @@ impl EventStore for SqliteStore {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let tenant = tenant.as_str().to_owned();
         self.read(move |conn| {
-            let rows = query(concat!(
-                "SELECT ",
-                event_cols!(),
-                " FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?"
-            ))
-            .bind::<Text, _>(tenant)
-            .bind::<BigInt, _>(after.0)
-            .bind::<BigInt, _>(limit(max))
-            .load::<EventRow>(conn)?;
+            let rows = query(PULL_SQL)
+                .bind::<Text, _>(tenant)
+                .bind::<BigInt, _>(after.0)
+                .bind::<BigInt, _>(limit(max))
+                .load::<EventRow>(conn)?;
             stored(rows)
         })
         .await
@@ -93,8 +107,7 @@ impl EventStore for SqliteStore {
     ) -> Result<Option<Seq>, StoreError> {
         let tenant = tenant.as_str().to_owned();
         self.read(move |conn| {
-            // Index-only range scan of events_ts (tenant_id, ts, seq).
-            let rows = query("SELECT MIN(seq) AS v FROM events WHERE tenant_id = ? AND ts >= ?")
+            let rows = query(FIRST_SEQ_SQL)
                 .bind::<Text, _>(tenant)
                 .bind::<BigInt, _>(at.millis())
                 .load::<OptInt>(conn)?;
@@ -161,15 +174,11 @@ impl EventStore for SqliteStore {
         let tenant = tenant.as_str().to_owned();
         let entity_guid = entity_guid.to_owned();
         self.read(move |conn| {
-            let rows = query(concat!(
-                "SELECT ",
-                event_cols!(),
-                " FROM events WHERE tenant_id = ? AND entity_guid = ? ORDER BY ts, guid LIMIT ?"
-            ))
-            .bind::<Text, _>(tenant)
-            .bind::<Text, _>(entity_guid)
-            .bind::<BigInt, _>(limit(max))
-            .load::<EventRow>(conn)?;
+            let rows = query(ENTITY_EVENTS_SQL)
+                .bind::<Text, _>(tenant)
+                .bind::<Text, _>(entity_guid)
+                .bind::<BigInt, _>(limit(max))
+                .load::<EventRow>(conn)?;
             stored(rows)
         })
         .await

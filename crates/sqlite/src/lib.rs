@@ -16,6 +16,8 @@ mod push_tx;
 mod rows;
 mod sql;
 mod store;
+#[cfg(test)]
+mod tests;
 mod users_api;
 
 pub use store::SqliteStore;

@@ -24,6 +24,11 @@ const ENTITY_ROWS: usize = 100;
 /// Refs per multi-row insert (3 bound values each).
 const REF_ROWS: usize = 300;
 
+/// Live entities with a match key. The literal `deleted = 0` lets SQLite use the partial
+/// index `entities_match`.
+pub(crate) const MATCH_KEY_SQL: &str = "SELECT guid FROM entities WHERE tenant_id = ? \
+     AND match_key = ? AND deleted = 0 AND guid <> ? LIMIT ?";
+
 /// Push-transaction access to one tenant's rows.
 pub(crate) struct SqliteTx<'c> {
     conn: &'c mut SqliteConnection,
@@ -162,16 +167,12 @@ impl EntityTx for SqliteTx<'_> {
         except: &str,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        // The literal `deleted = 0` lets SQLite use the partial index `entities_match`.
-        let rows = db(query(
-            "SELECT guid FROM entities WHERE tenant_id = ? AND match_key = ? AND deleted = 0 \
-             AND guid <> ? LIMIT ?",
-        )
-        .bind::<Text, _>(self.tenant.to_owned())
-        .bind::<Text, _>(key.to_owned())
-        .bind::<Text, _>(except.to_owned())
-        .bind::<BigInt, _>(i64::from(limit))
-        .load::<Guid>(self.conn))?;
+        let rows = db(query(MATCH_KEY_SQL)
+            .bind::<Text, _>(self.tenant.to_owned())
+            .bind::<Text, _>(key.to_owned())
+            .bind::<Text, _>(except.to_owned())
+            .bind::<BigInt, _>(i64::from(limit))
+            .load::<Guid>(self.conn))?;
         Ok(rows.into_iter().map(|r| r.guid).collect())
     }
 

@@ -185,6 +185,23 @@ impl SqliteStore {
     }
 }
 
+#[cfg(test)]
+impl SqliteStore {
+    /// The writer connection, for tests that drive the push primitives directly.
+    pub(crate) fn writer_connection(
+        &self,
+    ) -> diesel::r2d2::PooledConnection<ConnectionManager<SqliteConnection>> {
+        self.writer.get().unwrap()
+    }
+
+    /// A reader connection, for tests that inspect connection settings.
+    pub(crate) fn reader_connection(
+        &self,
+    ) -> diesel::r2d2::PooledConnection<ConnectionManager<SqliteConnection>> {
+        self.readers.get().unwrap()
+    }
+}
+
 async fn blocking<T, F>(f: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
