@@ -1,0 +1,298 @@
+//! [`UserStore`], [`RefreshTokenStore`] and [`LoginThrottleStore`]: server accounts, their
+//! refresh-token families, and failed-login counters.
+
+use crate::error::Fail;
+use crate::schema::{login_failures, refresh_tokens, users};
+use crate::sql::{count, instant, now_millis};
+use crate::PgStore;
+use async_trait::async_trait;
+use diesel::dsl::count_star;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use domain::error::StoreError;
+use domain::ports::{
+    LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role, User, UserStore,
+};
+use domain::time::Timestamp;
+use serde_json::Value;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(Pg))]
+struct UserRow {
+    id: i64,
+    email: String,
+    password_hash: String,
+    role: String,
+    tenant_ids: Value,
+    role_assignments: Value,
+    created_at: i64,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User, Fail> {
+        Ok(User {
+            id: self.id,
+            email: self.email,
+            password_hash: self.password_hash,
+            role: Role::parse(&self.role).ok_or_else(|| Fail::corrupt("role"))?,
+            tenant_ids: serde_json::from_value(self.tenant_ids)?,
+            role_assignments: serde_json::from_value(self.role_assignments)?,
+            created_at: instant(self.created_at)?,
+        })
+    }
+}
+
+fn users_of(rows: Vec<UserRow>) -> Result<Vec<User>, Fail> {
+    rows.into_iter().map(UserRow::into_user).collect()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens, check_for_backend(Pg))]
+struct TokenRow {
+    token_hash: String,
+    user_id: i64,
+    family_id: String,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl TokenRow {
+    fn into_token(self) -> Result<RefreshToken, Fail> {
+        Ok(RefreshToken {
+            token_hash: self.token_hash,
+            user_id: self.user_id,
+            family_id: self.family_id,
+            expires_at: instant(self.expires_at)?,
+        })
+    }
+}
+
+fn revoke_family(conn: &mut PgConnection, family_id: &str, now: i64) -> Result<(), Fail> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        let u = user.clone();
+        self.run(move |conn| {
+            let row = diesel::insert_into(users::table)
+                .values((
+                    users::email.eq(&u.email),
+                    users::password_hash.eq(&u.password_hash),
+                    users::role.eq(u.role.as_str()),
+                    users::tenant_ids.eq(serde_json::to_value(&u.tenant_ids)?),
+                    users::role_assignments.eq(serde_json::to_value(&u.role_assignments)?),
+                    users::created_at.eq(u.created_at.millis()),
+                ))
+                .returning(UserRow::as_returning())
+                .get_result(conn)?;
+            row.into_user()
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.run(move |conn| {
+            let rows = users::table
+                .filter(users::id.eq(id))
+                .select(UserRow::as_select())
+                .load(conn)?;
+            Ok(users_of(rows)?.into_iter().next())
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let email = email.to_owned();
+        self.run(move |conn| {
+            let rows = users::table
+                .filter(users::email.eq(email))
+                .select(UserRow::as_select())
+                .load(conn)?;
+            Ok(users_of(rows)?.into_iter().next())
+        })
+        .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.run(move |conn| {
+            let rows = users::table
+                .order(users::id)
+                .select(UserRow::as_select())
+                .load(conn)?;
+            users_of(rows)
+        })
+        .await
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        let u = user.clone();
+        self.run(move |conn| {
+            let n = diesel::update(users::table.filter(users::id.eq(u.id)))
+                .set((
+                    users::email.eq(&u.email),
+                    users::password_hash.eq(&u.password_hash),
+                    users::role.eq(u.role.as_str()),
+                    users::tenant_ids.eq(serde_json::to_value(&u.tenant_ids)?),
+                    users::role_assignments.eq(serde_json::to_value(&u.role_assignments)?),
+                ))
+                .execute(conn)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        self.run(move |conn| {
+            // Refresh tokens follow through ON DELETE CASCADE.
+            let n = diesel::delete(users::table.filter(users::id.eq(id))).execute(conn)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn count_admins(&self) -> Result<u64, StoreError> {
+        self.run(move |conn| {
+            let n: i64 = users::table
+                .filter(users::role.eq(Role::Admin.as_str()))
+                .select(count_star())
+                .first(conn)?;
+            Ok(count(n))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for PgStore {
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
+        let t = token.clone();
+        self.run(move |conn| {
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::token_hash.eq(&t.token_hash),
+                    refresh_tokens::user_id.eq(t.user_id),
+                    refresh_tokens::family_id.eq(&t.family_id),
+                    refresh_tokens::expires_at.eq(t.expires_at.millis()),
+                    refresh_tokens::created_at.eq(now_millis()),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn use_refresh(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<RefreshUse, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.transaction(move |conn| {
+            let now = now.millis();
+            // The conditional UPDATE is the single-use check: of two concurrent uses, the
+            // second waits for the first's row lock and then no longer matches.
+            let claimed = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(&token_hash))
+                    .filter(refresh_tokens::used_at.is_null())
+                    .filter(refresh_tokens::revoked_at.is_null())
+                    .filter(refresh_tokens::expires_at.gt(now)),
+            )
+            .set(refresh_tokens::used_at.eq(now))
+            .returning(TokenRow::as_returning())
+            .get_result(conn)
+            .optional()?;
+            if let Some(row) = claimed {
+                return Ok(RefreshUse::Valid(row.into_token()?));
+            }
+            let row = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&token_hash))
+                .select(TokenRow::as_select())
+                .first(conn)
+                .optional()?;
+            match row {
+                Some(row) if row.used_at.is_some() => {
+                    revoke_family(conn, &row.family_id, now)?;
+                    Ok(RefreshUse::Reused {
+                        user_id: row.user_id,
+                    })
+                }
+                _ => Ok(RefreshUse::Invalid),
+            }
+        })
+        .await
+    }
+
+    async fn revoke_refresh(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let token_hash = token_hash.to_owned();
+        self.transaction(move |conn| {
+            let family: Option<String> = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&token_hash))
+                .select(refresh_tokens::family_id)
+                .first(conn)
+                .optional()?;
+            let Some(family) = family else {
+                return Ok(false);
+            };
+            revoke_family(conn, &family, now_millis())?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+fn failures(conn: &mut PgConnection, key: &str, window_start: Timestamp) -> Result<u32, Fail> {
+    let n: i64 = login_failures::table
+        .filter(login_failures::key.eq(key))
+        .filter(login_failures::at.ge(window_start.millis()))
+        .select(count_star())
+        .first(conn)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+#[async_trait]
+impl LoginThrottleStore for PgStore {
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_start: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let key = key.to_owned();
+        self.transaction(move |conn| {
+            diesel::insert_into(login_failures::table)
+                .values((
+                    login_failures::key.eq(&key),
+                    login_failures::at.eq(now.millis()),
+                ))
+                .execute(conn)?;
+            failures(conn, &key, window_start)
+        })
+        .await
+    }
+
+    async fn failures_since(&self, key: &str, window_start: Timestamp) -> Result<u32, StoreError> {
+        let key = key.to_owned();
+        self.run(move |conn| failures(conn, &key, window_start))
+            .await
+    }
+
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.run(move |conn| {
+            diesel::delete(login_failures::table.filter(login_failures::key.eq(key)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,290 @@
+//! The in-transaction primitives the domain's push algorithm runs on ([`PushTx`],
+//! [`EntityTx`]), over a connection inside the push transaction of one tenant whose
+//! `configs` row it has locked. Batch reads bind one array (`= ANY($n)`); batch writes are
+//! multi-row `INSERT`s.
+
+use crate::error::store_error;
+use crate::rows::{EntityRow, EventRow, NewEntityRow, NewEventRow};
+use crate::schema::{
+    configs, duplicate_keep_both, entities, event_refs, events, potential_duplicates, quarantine,
+};
+use crate::sql::{now_millis, INSERT_ROWS};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel::PgConnection;
+use domain::cursor::Seq;
+use domain::entity::EntityRecord;
+use domain::error::StoreError;
+use domain::event::{ContentHash, Event, Rejection};
+use domain::ports::{EntityTx, NewEvent, PushTx};
+use domain::time::Timestamp;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Push-transaction access to one tenant's rows.
+pub(crate) struct PgTx<'c> {
+    conn: &'c mut PgConnection,
+    tenant: &'c str,
+}
+
+impl<'c> PgTx<'c> {
+    /// Wraps a connection that is inside a transaction; [`PushTx::head`] takes the tenant
+    /// lock.
+    pub(crate) fn new(conn: &'c mut PgConnection, tenant: &'c str) -> Self {
+        PgTx { conn, tenant }
+    }
+}
+
+fn db<T>(r: QueryResult<T>) -> Result<T, StoreError> {
+    r.map_err(store_error)
+}
+
+impl EntityTx for PgTx<'_> {
+    fn load_entities(&mut self, guids: &[String]) -> Result<Vec<EntityRecord>, StoreError> {
+        if guids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = db(entities::table
+            .filter(entities::tenant_id.eq(self.tenant))
+            .filter(entities::guid.eq_any(guids))
+            .select(EntityRow::as_select())
+            .load(self.conn))?;
+        rows.into_iter()
+            .map(|r| r.into_record().map_err(crate::error::Fail::into_store))
+            .collect()
+    }
+
+    fn events_referencing(&mut self, guids: &[String]) -> Result<Vec<Event>, StoreError> {
+        if guids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seqs = event_refs::table
+            .filter(event_refs::tenant_id.eq(self.tenant))
+            .filter(event_refs::entity_guid.eq_any(guids))
+            .select(event_refs::seq);
+        let rows = db(events::table
+            .filter(events::tenant_id.eq(self.tenant))
+            .filter(events::seq.eq_any(seqs))
+            .order(events::seq)
+            .select(EventRow::as_select())
+            .load(self.conn))?;
+        rows.into_iter()
+            .map(|r| r.into_event().map_err(crate::error::Fail::into_store))
+            .collect()
+    }
+
+    fn save_entities(&mut self, records: &[EntityRecord]) -> Result<(), StoreError> {
+        for chunk in records.chunks(INSERT_ROWS) {
+            let rows: Vec<NewEntityRow<'_>> = chunk
+                .iter()
+                .map(|r| NewEntityRow::new(self.tenant, r))
+                .collect();
+            db(diesel::insert_into(entities::table)
+                .values(&rows)
+                .on_conflict((entities::tenant_id, entities::guid))
+                .do_update()
+                .set((
+                    entities::kind.eq(excluded(entities::kind)),
+                    entities::name.eq(excluded(entities::name)),
+                    entities::version.eq(excluded(entities::version)),
+                    entities::data.eq(excluded(entities::data)),
+                    entities::member_ids.eq(excluded(entities::member_ids)),
+                    entities::parent_ids.eq(excluded(entities::parent_ids)),
+                    entities::external_id.eq(excluded(entities::external_id)),
+                    entities::entity_name.eq(excluded(entities::entity_name)),
+                    entities::last_updated.eq(excluded(entities::last_updated)),
+                    entities::last_key_ts.eq(excluded(entities::last_key_ts)),
+                    entities::last_key_guid.eq(excluded(entities::last_key_guid)),
+                    entities::deleted.eq(excluded(entities::deleted)),
+                    entities::match_key.eq(excluded(entities::match_key)),
+                ))
+                .execute(self.conn))?;
+        }
+        Ok(())
+    }
+
+    fn entities_with_match_key(
+        &mut self,
+        key: &str,
+        except: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        // `match_key IS NOT NULL AND NOT deleted` repeats the partial index's predicate.
+        db(entities::table
+            .filter(entities::tenant_id.eq(self.tenant))
+            .filter(entities::match_key.eq(key))
+            .filter(entities::match_key.is_not_null())
+            .filter(entities::deleted.eq(false))
+            .filter(entities::guid.ne(except))
+            .order(entities::guid)
+            .limit(i64::from(limit))
+            .select(entities::guid)
+            .load(self.conn))
+    }
+
+    fn flag_duplicate(
+        &mut self,
+        entity: &str,
+        duplicate: &str,
+        match_key: &str,
+    ) -> Result<(), StoreError> {
+        let pair = duplicate_keep_both::table
+            .filter(duplicate_keep_both::tenant_id.eq(self.tenant))
+            .filter(duplicate_keep_both::entity_guid.eq(entity))
+            .filter(duplicate_keep_both::duplicate_guid.eq(duplicate));
+        let kept: Option<String> = db(pair
+            .select(duplicate_keep_both::match_key)
+            .first(self.conn)
+            .optional())?;
+        match kept {
+            Some(k) if k == match_key => return Ok(()),
+            // The key changed since "keep both": that decision no longer applies.
+            Some(_) => {
+                db(diesel::delete(pair).execute(self.conn))?;
+            }
+            None => {}
+        }
+        db(diesel::insert_into(potential_duplicates::table)
+            .values((
+                potential_duplicates::tenant_id.eq(self.tenant),
+                potential_duplicates::entity_guid.eq(entity),
+                potential_duplicates::duplicate_guid.eq(duplicate),
+                potential_duplicates::created_at.eq(now_millis()),
+            ))
+            .on_conflict_do_nothing()
+            .execute(self.conn))?;
+        Ok(())
+    }
+
+    fn remove_duplicate(&mut self, entity: &str, duplicate: &str) -> Result<(), StoreError> {
+        db(diesel::delete(
+            potential_duplicates::table
+                .filter(potential_duplicates::tenant_id.eq(self.tenant))
+                .filter(potential_duplicates::entity_guid.eq(entity))
+                .filter(potential_duplicates::duplicate_guid.eq(duplicate)),
+        )
+        .execute(self.conn))?;
+        Ok(())
+    }
+
+    fn remove_duplicates_of(&mut self, guid: &str) -> Result<(), StoreError> {
+        // One statement; each side of the OR reads its own index (primary key / _dup).
+        db(diesel::delete(
+            potential_duplicates::table
+                .filter(potential_duplicates::tenant_id.eq(self.tenant))
+                .filter(
+                    potential_duplicates::entity_guid
+                        .eq(guid)
+                        .or(potential_duplicates::duplicate_guid.eq(guid)),
+                ),
+        )
+        .execute(self.conn))?;
+        Ok(())
+    }
+}
+
+impl PushTx for PgTx<'_> {
+    /// Locks the tenant's row (`FOR UPDATE`: pushes of one tenant queue here, so sequence
+    /// order is commit order) and reads its head. `NotFound` for an unknown tenant.
+    fn head(&mut self) -> Result<Seq, StoreError> {
+        let head: Option<i64> = db(configs::table
+            .filter(configs::id.eq(self.tenant))
+            .select(configs::head)
+            .for_update()
+            .first(self.conn)
+            .optional())?;
+        head.map(Seq).ok_or(StoreError::NotFound)
+    }
+
+    fn existing_hashes(
+        &mut self,
+        guids: &[String],
+    ) -> Result<HashMap<String, ContentHash>, StoreError> {
+        if guids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<(String, String)> = db(events::table
+            .filter(events::tenant_id.eq(self.tenant))
+            .filter(events::guid.eq_any(guids))
+            .select((events::guid, events::content_hash))
+            .load(self.conn))?;
+        Ok(rows
+            .into_iter()
+            .map(|(guid, hash)| (guid, ContentHash(hash)))
+            .collect())
+    }
+
+    fn insert_events(
+        &mut self,
+        events: &[NewEvent<'_>],
+        received_at: Timestamp,
+        pushed_by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        for chunk in events.chunks(INSERT_ROWS) {
+            let rows: Vec<NewEventRow<'_>> = chunk
+                .iter()
+                .map(|n| NewEventRow::new(self.tenant, n, received_at, pushed_by))
+                .collect();
+            db(diesel::insert_into(events::table)
+                .values(&rows)
+                .execute(self.conn))?;
+        }
+        let mut refs: Vec<(&str, i64)> = events
+            .iter()
+            .flat_map(|n| n.refs.iter().map(move |r| (r.as_str(), n.seq.0)))
+            .collect();
+        refs.sort_unstable();
+        refs.dedup();
+        for chunk in refs.chunks(INSERT_ROWS * 5) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|(guid, seq)| {
+                    (
+                        event_refs::tenant_id.eq(self.tenant),
+                        event_refs::entity_guid.eq(*guid),
+                        event_refs::seq.eq(*seq),
+                    )
+                })
+                .collect();
+            db(diesel::insert_into(event_refs::table)
+                .values(&rows)
+                .on_conflict_do_nothing()
+                .execute(self.conn))?;
+        }
+        if let Some(last) = events.iter().map(|n| n.seq.0).max() {
+            db(
+                diesel::update(configs::table.filter(configs::id.eq(self.tenant)))
+                    .set(configs::head.eq(last))
+                    .execute(self.conn),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn quarantine(
+        &mut self,
+        rejected: &[(Value, Rejection)],
+        received_at: Timestamp,
+        pushed_by: Option<&str>,
+    ) -> Result<(), StoreError> {
+        for chunk in rejected.chunks(INSERT_ROWS) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|(raw, why)| {
+                    (
+                        quarantine::tenant_id.eq(self.tenant),
+                        quarantine::raw.eq(raw),
+                        quarantine::code.eq(why.code.as_str()),
+                        quarantine::error.eq(why.error.as_str()),
+                        quarantine::received_at.eq(received_at.millis()),
+                        quarantine::pushed_by.eq(pushed_by),
+                    )
+                })
+                .collect();
+            db(diesel::insert_into(quarantine::table)
+                .values(&rows)
+                .execute(self.conn))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! The store value: the connection pool (checked on every checkout, so a connection lost
+//! to a database restart is replaced and the next request succeeds), embedded migrations,
+//! and the two ways every port method reaches PostgreSQL (`run` on a pooled connection,
+//! `transaction` inside one transaction), always on `spawn_blocking`.
+
+use crate::error::{store_error, Fail};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sql_types::Text;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use domain::error::StoreError;
+use std::time::Duration;
+
+/// The PostgreSQL migrations, embedded in the binary.
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Key of the session advisory lock that keeps several server instances from running the
+/// migrations at the same time.
+const MIGRATION_LOCK: i64 = 0x6964_7061_7373; // "idpass"
+
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+
+/// Connection settings of a [`PgStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Largest number of open connections (default 10).
+    pub pool_size: u32,
+    /// How long a request waits for a connection (pooled or new) before failing with
+    /// `StoreError::Unavailable` (default 5 s).
+    pub connection_timeout: Duration,
+    /// Schema every connection works in (`search_path`); `None` keeps the server default.
+    /// Tables and the migration bookkeeping live in it.
+    pub schema: Option<String>,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: 10,
+            connection_timeout: Duration::from_secs(5),
+            schema: None,
+        }
+    }
+}
+
+/// Every storage port on one PostgreSQL database, through one r2d2 pool.
+///
+/// Pushes of one tenant are serialised by the row lock on its `configs` row (taken first in
+/// the push transaction), so sequence order is commit order; pushes of different tenants
+/// run in parallel.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+/// Per-connection setup: the configured `search_path`, bound as a value.
+#[derive(Debug, Clone)]
+struct Setup {
+    schema: Option<String>,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for Setup {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        if let Some(schema) = &self.schema {
+            diesel::sql_query("SELECT set_config('search_path', $1, false)")
+                .bind::<Text, _>(schema)
+                .execute(conn)
+                .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:port/db`) with the default
+    /// [`PgOptions`] and runs pending migrations.
+    ///
+    /// Blocking: call it at start-up or from `spawn_blocking`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached, `Internal` when a migration fails.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PgOptions::default())
+    }
+
+    /// Connects with explicit options and runs pending migrations (under an advisory lock,
+    /// so concurrent instances do not race).
+    ///
+    /// Blocking: call it at start-up or from `spawn_blocking`.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached, `Internal` when a migration fails
+    /// or the options are unusable.
+    pub fn connect_with(url: &str, options: PgOptions) -> Result<Self, StoreError> {
+        if options.pool_size == 0 {
+            return Err(StoreError::internal("the pool size must be at least 1"));
+        }
+        let pool = Pool::builder()
+            .max_size(options.pool_size)
+            .min_idle(Some(1))
+            .test_on_check_out(true)
+            .connection_timeout(options.connection_timeout)
+            .connection_customizer(Box::new(Setup {
+                schema: options.schema,
+            }))
+            .build(ConnectionManager::<PgConnection>::new(url))
+            .map_err(StoreError::unavailable)?;
+        let store = PgStore { pool };
+        store.run_pending_migrations()?;
+        Ok(store)
+    }
+
+    /// Runs the migrations not applied yet; returns how many ran. ([`PgStore::connect`]
+    /// already does this; this is for an explicit `migrate` command.) Blocking.
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection is available, `Internal` when a migration fails.
+    pub fn run_pending_migrations(&self) -> Result<usize, StoreError> {
+        self.with_migration_lock(|conn| {
+            conn.run_pending_migrations(MIGRATIONS)
+                .map(|done| done.len())
+                .map_err(StoreError::Internal)
+        })
+    }
+
+    /// Reverts every applied migration (dropping every table); returns how many were
+    /// reverted. For the up → down → up test and a clean reset. Blocking.
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection is available, `Internal` when a migration fails.
+    pub fn revert_all_migrations(&self) -> Result<usize, StoreError> {
+        self.with_migration_lock(|conn| {
+            conn.revert_all_migrations(MIGRATIONS)
+                .map(|done| done.len())
+                .map_err(StoreError::Internal)
+        })
+    }
+
+    fn with_migration_lock<T>(
+        &self,
+        f: impl FnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.connection()?;
+        conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .map_err(store_error)?;
+        let result = f(&mut conn);
+        let unlocked = conn
+            .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            .map_err(store_error);
+        let value = result?;
+        unlocked?;
+        Ok(value)
+    }
+
+    fn connection(&self) -> Result<PooledConnection<ConnectionManager<PgConnection>>, StoreError> {
+        self.pool.get().map_err(StoreError::unavailable)
+    }
+
+    /// Runs `f` on a pooled connection (autocommit), off the async workers.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, Fail> + Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || {
+            let mut conn = store.connection()?;
+            f(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs `f` in one transaction on a pooled connection, off the async workers; an error
+    /// rolls everything back.
+    pub(crate) async fn transaction<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, Fail> + Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || {
+            let mut conn = store.connection()?;
+            let conn: &mut PgConnection = &mut conn;
+            conn.transaction(f)
+        })
+        .await
+    }
+}
+
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, Fail> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(StoreError::internal)?
+        .map_err(Fail::into_store)
+}
