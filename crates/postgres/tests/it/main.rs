@@ -4,6 +4,8 @@
 // Test helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod configs;
 mod db;
+mod entities;
 mod events;
 mod lifecycle;
