@@ -4,8 +4,10 @@
 // Test helpers outside `#[test]` functions unwrap too: a failure there is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod configs;
 mod db;
 mod entities;
 mod events;
 mod lifecycle;
+mod users_api;
