@@ -103,6 +103,8 @@ CREATE TABLE users (
     role_assignments JSONB NOT NULL,
     created_at BIGINT NOT NULL
 );
+-- count_admins (the last admin may not be removed).
+CREATE INDEX users_role ON users (role);
 
 CREATE TABLE refresh_tokens (
     token_hash TEXT PRIMARY KEY,

@@ -68,6 +68,12 @@ impl TestDb {
         format!("{}{sep}application_name={}", self.url, self.schema)
     }
 
+    /// A store whose connections also carry the libpq URL parameters `params`.
+    pub fn store_with(&self, params: &str) -> PgStore {
+        let url = format!("{}&{params}", self.tagged_url());
+        PgStore::connect_with(&url, self.options()).unwrap()
+    }
+
     pub fn options(&self) -> PgOptions {
         PgOptions {
             pool_size: 4,

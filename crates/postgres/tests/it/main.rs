@@ -10,4 +10,5 @@ mod db;
 mod entities;
 mod events;
 mod lifecycle;
+mod plans;
 mod users_api;
