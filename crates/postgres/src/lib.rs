@@ -19,6 +19,8 @@ mod rows;
 mod schema;
 mod sql;
 mod store;
+#[cfg(test)]
+mod tests;
 mod users_api;
 
 pub use store::{PgOptions, PgStore};

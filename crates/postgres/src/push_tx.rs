@@ -33,6 +33,12 @@ impl<'c> PgTx<'c> {
     pub(crate) fn new(conn: &'c mut PgConnection, tenant: &'c str) -> Self {
         PgTx { conn, tenant }
     }
+
+    /// The transaction's connection, for tests that inspect rows directly.
+    #[cfg(test)]
+    pub(crate) fn connection(&mut self) -> &mut PgConnection {
+        self.conn
+    }
 }
 
 fn db<T>(r: QueryResult<T>) -> Result<T, StoreError> {

@@ -204,3 +204,12 @@ where
         .map_err(StoreError::internal)?
         .map_err(Fail::into_store)
 }
+
+#[cfg(test)]
+impl PgStore {
+    /// A pooled connection, for tests that drive the push primitives directly.
+    pub(crate) fn test_connection(&self) -> PooledConnection<ConnectionManager<PgConnection>> {
+        #[allow(clippy::unwrap_used)]
+        self.connection().unwrap()
+    }
+}

@@ -1,0 +1,237 @@
+//! White-box tests of the push primitives ([`PgTx`]) inside a real transaction, in a fresh
+//! schema of `TEST_DATABASE_URL` (skipped with a notice when unset, failing when `CI=true`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::push_tx::PgTx;
+use crate::{PgOptions, PgStore};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use domain::cursor::Seq;
+use domain::entity::{Entity, EntityKind, EntityRecord};
+use domain::event::{validate_event, EventKey};
+use domain::ports::{EntityTx, NewEvent, PushTx};
+use domain::time::Timestamp;
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `f` on a push transaction of tenant `t1` (created) in a fresh schema, then rolls
+/// back and drops the schema.
+fn with_tx(f: impl FnOnce(&mut PgTx<'_>)) {
+    let Some(url) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "TEST_DATABASE_URL must be set when CI=true"
+        );
+        eprintln!("notice: TEST_DATABASE_URL is not set; skipping a PostgreSQL test");
+        return;
+    };
+    let schema = format!(
+        "t_unit_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        crate::sql::now_millis()
+    );
+    let mut admin = PgConnection::establish(&url).unwrap();
+    diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .unwrap();
+    let options = PgOptions {
+        pool_size: 1,
+        schema: Some(schema.clone()),
+        ..PgOptions::default()
+    };
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let store = PgStore::connect_with(&url, options).unwrap();
+        let mut conn = store.test_connection();
+        diesel::sql_query(
+            "INSERT INTO configs (id, artifact_id, name, document, created_at, updated_at) \
+             VALUES ('t1', 'a1', 'One', '{}', 0, 0)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        let conn: &mut PgConnection = &mut conn;
+        conn.begin_test_transaction().unwrap();
+        let mut tx = PgTx::new(conn, "t1");
+        f(&mut tx);
+    }));
+    diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut admin)
+        .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms).unwrap()
+}
+
+fn record(guid: &str, deleted: bool, match_key: Option<&str>) -> EntityRecord {
+    EntityRecord {
+        entity: Entity {
+            guid: guid.into(),
+            kind: EntityKind::Group,
+            name: format!("Name {guid}"),
+            version: 2,
+            data: json!({"entityName": "household", "name": guid})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            member_ids: vec!["m2".into(), "m1".into()],
+            external_id: Some("ext".into()),
+            last_updated: ts(1_000),
+        },
+        deleted,
+        parent_ids: vec!["g9".into()],
+        last_key: EventKey {
+            timestamp: ts(1_000),
+            guid: "e1".into(),
+        },
+        match_key: match_key.map(str::to_owned),
+    }
+}
+
+#[test]
+fn entities_are_saved_replaced_and_loaded() {
+    with_tx(|tx| {
+        let a = record("a", false, Some("k"));
+        let b = record("b", true, None);
+        tx.save_entities(&[a.clone(), b.clone()]).unwrap();
+        let mut loaded = tx
+            .load_entities(&["a".into(), "b".into(), "zz".into()])
+            .unwrap();
+        loaded.sort_by(|x, y| x.entity.guid.cmp(&y.entity.guid));
+        assert_eq!(loaded, [a.clone(), b]);
+        let mut a2 = a;
+        a2.entity.version = 3;
+        a2.entity.kind = EntityKind::Individual;
+        a2.entity.member_ids.clear();
+        a2.entity.external_id = None;
+        a2.match_key = None;
+        a2.deleted = true;
+        tx.save_entities(std::slice::from_ref(&a2)).unwrap();
+        assert_eq!(tx.load_entities(&["a".into()]).unwrap(), [a2]);
+        assert!(tx.load_entities(&[]).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn match_keys_find_live_entities_only() {
+    with_tx(|tx| {
+        tx.save_entities(&[
+            record("a", false, Some("k")),
+            record("b", false, Some("k")),
+            record("c", true, Some("k")),
+            record("d", false, Some("other")),
+            record("e", false, Some("k")),
+        ])
+        .unwrap();
+        assert_eq!(
+            tx.entities_with_match_key("k", "a", 10).unwrap(),
+            ["b", "e"]
+        );
+        assert_eq!(tx.entities_with_match_key("k", "a", 1).unwrap(), ["b"]);
+        assert!(tx
+            .entities_with_match_key("none", "a", 10)
+            .unwrap()
+            .is_empty());
+    });
+}
+
+#[test]
+fn events_are_found_by_reference_within_the_transaction() {
+    with_tx(|tx| {
+        assert_eq!(tx.head().unwrap(), Seq(0));
+        let raw = |guid: &str, entity: &str| {
+            json!({"guid": guid, "entityGuid": entity, "type": "add-member",
+                   "data": {"x": 1}, "timestamp": "2024-01-01T00:00:00Z", "userId": 5})
+        };
+        let e1 = validate_event(&raw("e1", "g1")).unwrap();
+        let e2 = validate_event(&raw("e2", "g2")).unwrap();
+        let new = vec![
+            NewEvent {
+                seq: Seq(1),
+                event: &e1,
+                hash: e1.content_hash(),
+                refs: vec!["g1".into(), "m1".into(), "m1".into()],
+            },
+            NewEvent {
+                seq: Seq(2),
+                event: &e2,
+                hash: e2.content_hash(),
+                refs: vec!["g2".into(), "m1".into()],
+            },
+        ];
+        tx.insert_events(&new, ts(5), Some("u")).unwrap();
+        assert_eq!(tx.head().unwrap(), Seq(2));
+        let hashes = tx.existing_hashes(&["e2".into(), "nope".into()]).unwrap();
+        assert_eq!(hashes.len(), 1);
+        assert_eq!(hashes["e2"], e2.content_hash());
+        assert_eq!(
+            tx.events_referencing(&["m1".into()]).unwrap(),
+            [e1.clone(), e2.clone()]
+        );
+        assert_eq!(
+            tx.events_referencing(&["g2".into(), "zz".into()]).unwrap(),
+            [e2]
+        );
+        assert!(tx.events_referencing(&[]).unwrap().is_empty());
+        tx.insert_events(&[], ts(5), None).unwrap();
+        assert_eq!(tx.head().unwrap(), Seq(2));
+    });
+}
+
+#[test]
+fn an_unknown_tenant_has_no_head() {
+    with_tx(|tx| {
+        let mut other = PgTx::new(tx.connection(), "ghost");
+        assert!(matches!(
+            other.head(),
+            Err(domain::error::StoreError::NotFound)
+        ));
+    });
+}
+
+#[test]
+fn duplicate_flags_respect_keep_both_for_the_same_key() {
+    with_tx(|tx| {
+        tx.flag_duplicate("n", "o", "k1").unwrap();
+        tx.flag_duplicate("n", "o", "k1").unwrap();
+        tx.flag_duplicate("n", "p", "k1").unwrap();
+        tx.flag_duplicate("q", "n", "k1").unwrap();
+        assert_eq!(pairs(tx), ["n/o", "n/p", "q/n"]);
+        tx.remove_duplicate("n", "p").unwrap();
+        assert_eq!(pairs(tx), ["n/o", "q/n"]);
+        tx.remove_duplicates_of("n").unwrap();
+        assert!(pairs(tx).is_empty());
+        // Kept both while "n" had key k1: flagged again only once the key changes.
+        diesel::sql_query(
+            "INSERT INTO duplicate_keep_both (tenant_id, entity_guid, duplicate_guid, \
+             match_key) VALUES ('t1', 'n', 'o', 'k1')",
+        )
+        .execute(tx.connection())
+        .unwrap();
+        tx.flag_duplicate("n", "o", "k1").unwrap();
+        assert!(pairs(tx).is_empty());
+        tx.flag_duplicate("n", "o", "k2").unwrap();
+        assert_eq!(pairs(tx), ["n/o"]);
+        tx.remove_duplicates_of("o").unwrap();
+        tx.flag_duplicate("n", "o", "k1").unwrap();
+        assert_eq!(pairs(tx), ["n/o"]);
+    });
+}
+
+fn pairs(tx: &mut PgTx<'_>) -> Vec<String> {
+    use crate::schema::potential_duplicates as d;
+    use diesel::prelude::*;
+    let rows: Vec<(String, String)> = d::table
+        .order((d::entity_guid, d::duplicate_guid))
+        .select((d::entity_guid, d::duplicate_guid))
+        .load(tx.connection())
+        .unwrap();
+    rows.into_iter().map(|(e, d)| format!("{e}/{d}")).collect()
+}
