@@ -80,11 +80,11 @@ fn list_filter(q: &ConfigQuery) -> (String, Vec<Bind>) {
         sql.push_str(&format!(" AND c.id = ANY(${})", binds.len()));
     }
     if let Some(search) = q.search.as_deref().filter(|s| !s.is_empty()) {
-        binds.push(Bind::Text(search.to_lowercase()));
+        binds.push(Bind::Text(search.to_owned()));
         let n = binds.len();
         sql.push_str(&format!(
-            " AND (strpos(lower(c.name), ${n}) > 0 OR strpos(lower(c.id), ${n}) > 0 \
-             OR strpos(lower(c.version), ${n}) > 0)"
+            " AND (strpos(lower(c.name), lower(${n})) > 0 \
+             OR strpos(lower(c.id), lower(${n})) > 0 OR strpos(lower(c.version), lower(${n})) > 0)"
         ));
     }
     (sql, binds)
