@@ -1,0 +1,5 @@
+//! The load scenarios.
+
+pub mod pull;
+pub mod push;
+pub mod read;
