@@ -1,6 +1,8 @@
 //! The scenarios against a tiny in-process mock of the upstream-compatible API: request
 //! shapes, counting, cursor following and error accounting.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] functions
+
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::SocketAddr;
