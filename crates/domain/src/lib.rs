@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod ports;
 pub mod principal;
+pub mod services;
 pub mod tenant;
 pub mod time;
 pub mod users_schema;

@@ -84,6 +84,7 @@ pub struct NewUser {
 }
 
 /// Storage of server accounts.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Creates a user and returns it with its id.
@@ -158,6 +159,7 @@ pub enum RefreshUse {
 }
 
 /// Storage of refresh tokens.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
     /// Stores a new, unused token.
@@ -183,6 +185,7 @@ pub trait RefreshTokenStore: Send + Sync {
 }
 
 /// Failed-login counters, shared by all server instances.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait LoginThrottleStore: Send + Sync {
     /// Records a failure for `key` at `now` and returns the failures for `key` since

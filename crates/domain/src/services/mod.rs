@@ -1,0 +1,8 @@
+//! Use-case services: what the HTTP handlers call. Each one receives its ports as
+//! `Arc<dyn Port>` and holds every business rule of its routes.
+
+pub mod auth;
+mod credentials;
+mod login_limit;
+pub mod user_admin;
+pub mod users_api;
