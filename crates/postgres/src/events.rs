@@ -13,7 +13,7 @@ use domain::cursor::Seq;
 use domain::error::StoreError;
 use domain::event::RejectCode;
 use domain::ports::{
-    EventFilter, EventStore, PushBatch, PushOutcome, QuarantinedEvent, StoredEvent,
+    EventFilter, EventStore, PushBatch, PushOutcome, PushTx, QuarantinedEvent, StoredEvent,
 };
 use domain::tenant::TenantId;
 use domain::time::Timestamp;
@@ -40,6 +40,9 @@ impl EventStore for PgStore {
         let tenant = tenant.as_str().to_owned();
         self.transaction(move |conn| {
             let mut tx = PgTx::new(conn, &tenant);
+            // Take the tenant lock first (NotFound for an unknown tenant): pushes of one
+            // tenant queue here, so sequence order is commit order.
+            tx.head()?;
             crate::push::run(&mut tx, &batch).map_err(Fail::Store)
         })
         .await
