@@ -1,6 +1,10 @@
 //! Potential-duplicate detection: match keys computed from entity data.
 
+use crate::canonical::canonical_json;
+use crate::entity::Entity;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// How a rule compares field values.
@@ -30,4 +34,111 @@ pub struct DuplicateRule {
 pub struct DuplicateRules {
     /// Rules by entity form name; forms without rules use the default rule.
     pub by_form: BTreeMap<String, Vec<DuplicateRule>>,
+}
+
+/// Data keys the default rule ignores (bookkeeping, not identity).
+const IGNORED_BY_DEFAULT: [&str; 2] = ["parentGuid", "externalId"];
+
+/// The duplicate-detection key of an entity, or `None` when no rule applies.
+///
+/// With rules for the entity's form (`data.entityName`), the first rule whose fields are all
+/// present with non-empty primitive values gives the key. Without rules, the default rule
+/// (upstream's): every primitive field of `data`, nested objects flattened to dotted paths,
+/// arrays, `null` and `""` skipped, strings compared case-insensitively, ignoring
+/// `parentGuid`, `externalId`, and `name` when it equals the guid.
+///
+/// The key is the hex SHA-256 of an unambiguous encoding of the form name, the rule, and the
+/// normalized `(field, value)` pairs, so entities of different forms or rules never match.
+/// Matching is an indexed equality on this key: data never becomes query text.
+pub fn match_key(entity: &Entity, rules: &DuplicateRules) -> Option<String> {
+    let form = entity.entity_name().unwrap_or("");
+    let mut parts: Vec<String> = vec![form.to_owned()];
+    match rules.by_form.get(form).filter(|r| !r.is_empty()) {
+        Some(form_rules) => {
+            let (index, rule, values) = form_rules.iter().enumerate().find_map(|(i, rule)| {
+                let values: Option<Vec<String>> = rule
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        entity
+                            .data
+                            .get(f)
+                            .and_then(|v| primitive(v, rule.normalize))
+                    })
+                    .collect();
+                values.filter(|v| !v.is_empty()).map(|v| (i, rule, v))
+            })?;
+            parts.push(format!("rule:{index}"));
+            for (field, value) in rule.fields.iter().zip(values) {
+                parts.push(field.clone());
+                parts.push(value);
+            }
+        }
+        None => {
+            parts.push("default".to_owned());
+            let mut fields = BTreeMap::new();
+            flatten("", &entity.data, &mut fields);
+            let guid_value = format!("s:{}", entity.guid.trim().to_lowercase());
+            fields.retain(|k, v| {
+                let name_is_guid = k == "name" && *v == guid_value;
+                !(IGNORED_BY_DEFAULT.contains(&k.as_str()) || name_is_guid)
+            });
+            if fields.is_empty() {
+                return None;
+            }
+            for (k, v) in fields {
+                parts.push(k);
+                parts.push(v);
+            }
+        }
+    }
+    let mut hasher = Sha256::new();
+    for part in &parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    Some(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// Normalized text of a non-empty primitive value, tagged with its JSON type.
+fn primitive(value: &Value, normalize: Normalize) -> Option<String> {
+    match value {
+        Value::String(s) => {
+            let s = s.trim();
+            if s.is_empty() {
+                return None;
+            }
+            Some(match normalize {
+                Normalize::Casefold => format!("s:{}", s.to_lowercase()),
+                Normalize::Exact => format!("s:{s}"),
+            })
+        }
+        Value::Number(_) => Some(format!("n:{}", canonical_json(value))),
+        Value::Bool(b) => Some(format!("b:{b}")),
+        _ => None,
+    }
+}
+
+fn flatten(prefix: &str, data: &Map<String, Value>, out: &mut BTreeMap<String, String>) {
+    for (k, v) in data {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Object(inner) => flatten(&path, inner, out),
+            other => {
+                if let Some(p) = primitive(other, Normalize::Casefold) {
+                    out.insert(path, p);
+                }
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! schemas, the ports adapters implement, and the use-case services built on them.
 #![deny(missing_docs)]
 
+pub mod apply;
 pub mod canonical;
 pub mod config;
 pub mod cursor;
@@ -10,6 +11,9 @@ pub mod duplicates;
 pub mod entity;
 pub mod error;
 pub mod event;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
+pub mod materialize;
 pub mod ports;
 pub mod principal;
 pub mod services;

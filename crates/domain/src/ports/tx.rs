@@ -46,6 +46,14 @@ pub trait EntityTx {
     /// Storage failure.
     fn save_entities(&mut self, records: &[EntityRecord]) -> Result<(), StoreError>;
 
+    /// Removes the records of these guids: entities a recompute found never to have existed
+    /// (e.g. members created by an event that a late delete made void). Absent guids are
+    /// ignored.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn delete_entities(&mut self, guids: &[String]) -> Result<(), StoreError>;
+
     /// Guids of live entities whose match key equals `key`, excluding `except`, at most
     /// `limit`.
     ///

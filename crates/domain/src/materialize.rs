@@ -1,0 +1,363 @@
+//! The push algorithm, run by every store inside its transaction for one tenant.
+//!
+//! 1. Dedup by `(tenant, guid)` + content hash: same content → duplicate, other content →
+//!    `EVENT_GUID_CONFLICT` (also for repeats inside the batch).
+//! 2. New events get consecutive sequence numbers after the tenant head, in request order,
+//!    and are inserted with their refs; invalid events are quarantined.
+//! 3. New events are applied in `(timestamp, guid)` order. An event whose key is greater than
+//!    the `last_key` of every entity it references or would change is applied on top of the
+//!    current state (the fast path). Otherwise the entities' *component* is recomputed.
+//! 4. Changed records get their match key, are saved, and duplicate pairs are updated.
+//!
+//! Why the fast path is exact: the correct state is the fold of all events in key order.
+//! An event `E` can be applied last exactly when no already-applied event with a greater key
+//! would have seen a different state had `E` been applied first, or would change what `E`
+//! does. Any such event references or changes an entity `E` references or changes now
+//! (membership links are recorded in both the group and the member, and every event that
+//! changes a link references both ends), so that entity's `last_key` is greater than
+//! `E`'s key, and the condition fails.
+//!
+//! The component of a set of entities is the closure "entities → stored events referencing
+//! them → the entities those events reference". No event outside the component references
+//! an entity inside it, so folding just the component's events reproduces exactly the state
+//! a full fold would give those entities. Work per event is proportional to its component,
+//! never to the tenant.
+
+use crate::apply::{apply_event, event_refs, fold, Effects, Workspace};
+use crate::cursor::Seq;
+use crate::duplicates::match_key;
+use crate::entity::EntityRecord;
+use crate::error::StoreError;
+use crate::event::{ContentHash, Event, EventKey, RejectCode, Rejection};
+use crate::ports::{NewEvent, PushBatch, PushOutcome, PushTx};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// Most duplicate candidates probed per changed entity.
+const MAX_DUPLICATE_CANDIDATES: u32 = 50;
+
+/// Runs one push inside the store's transaction for one tenant (the store holds the tenant
+/// lock). See the module documentation for the steps.
+///
+/// # Errors
+/// Storage failures of `tx`; the caller rolls the transaction back.
+pub fn push_in_tx(tx: &mut dyn PushTx, batch: &PushBatch) -> Result<PushOutcome, StoreError> {
+    let guids: Vec<String> = batch
+        .events
+        .iter()
+        .map(|e| e.guid.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut known: HashMap<String, ContentHash> = tx.existing_hashes(&guids)?;
+    let mut outcome = PushOutcome {
+        errors: batch.rejected.iter().map(|(_, r)| r.clone()).collect(),
+        ..PushOutcome::default()
+    };
+    let mut next = tx.head()?.0;
+    let mut fresh: Vec<NewEvent<'_>> = Vec::new();
+    for event in &batch.events {
+        let hash = event.content_hash();
+        match known.get(&event.guid) {
+            Some(h) if *h == hash => outcome.duplicates += 1,
+            Some(_) => outcome.errors.push(Rejection {
+                guid: Some(event.guid.clone()),
+                code: RejectCode::EventGuidConflict,
+                error: "event guid already exists with different content".into(),
+            }),
+            None => {
+                next += 1;
+                known.insert(event.guid.clone(), hash.clone());
+                fresh.push(NewEvent {
+                    seq: Seq(next),
+                    event,
+                    hash,
+                    refs: event_refs(event),
+                });
+            }
+        }
+    }
+    if !fresh.is_empty() {
+        tx.insert_events(&fresh, batch.received_at, batch.pushed_by.as_deref())?;
+    }
+    if !batch.rejected.is_empty() {
+        tx.quarantine(
+            &batch.rejected,
+            batch.received_at,
+            batch.pushed_by.as_deref(),
+        )?;
+    }
+    let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
+    let refs: Vec<Vec<String>> = fresh.iter().map(|n| n.refs.clone()).collect();
+    let batch_guids = events.iter().map(|e| e.guid.clone()).collect();
+    Materializer::new(tx, batch_guids).run(&events, &refs, batch)?;
+    outcome.applied = fresh.len() as u64;
+    outcome.head = Seq(next);
+    Ok(outcome)
+}
+
+/// Per-batch cache of entity records over the transaction.
+struct Materializer<'t> {
+    tx: &'t mut dyn PushTx,
+    /// Loaded (or computed) records; `None` = known absent.
+    cache: HashMap<String, Option<EntityRecord>>,
+    /// Match keys as stored before this batch, for every record loaded.
+    original_keys: HashMap<String, Option<String>>,
+    /// For guids without a record: the greatest key of stored events (outside this batch)
+    /// that reference them. Such an event found nothing to change, but it could have, had the
+    /// entity existed, so a later-arriving creation with a smaller key is not in order.
+    ghost_keys: HashMap<String, EventKey>,
+    /// Guids of this batch's events.
+    batch: HashSet<String>,
+    dirty: BTreeSet<String>,
+    deleted: BTreeSet<String>,
+    resolved: Vec<(String, String)>,
+}
+
+impl<'t> Materializer<'t> {
+    fn new(tx: &'t mut dyn PushTx, batch: HashSet<String>) -> Self {
+        Materializer {
+            tx,
+            cache: HashMap::new(),
+            original_keys: HashMap::new(),
+            ghost_keys: HashMap::new(),
+            batch,
+            dirty: BTreeSet::new(),
+            deleted: BTreeSet::new(),
+            resolved: Vec::new(),
+        }
+    }
+
+    fn prefetch(&mut self, guids: &[String]) -> Result<(), StoreError> {
+        let missing: Vec<String> = guids
+            .iter()
+            .filter(|g| !self.cache.contains_key(*g))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let loaded = self.tx.load_entities(&missing)?;
+        let mut absent: BTreeSet<String> = missing.iter().cloned().collect();
+        for guid in missing {
+            self.cache.insert(guid.clone(), None);
+            self.original_keys.insert(guid, None);
+        }
+        for rec in loaded {
+            absent.remove(&rec.entity.guid);
+            self.original_keys
+                .insert(rec.entity.guid.clone(), rec.match_key.clone());
+            self.cache.insert(rec.entity.guid.clone(), Some(rec));
+        }
+        if absent.is_empty() {
+            return Ok(());
+        }
+        let absent_list: Vec<String> = absent.iter().cloned().collect();
+        for ev in self.tx.events_referencing(&absent_list)? {
+            if self.batch.contains(&ev.guid) {
+                continue;
+            }
+            let key = ev.key();
+            for r in event_refs(&ev).into_iter().filter(|r| absent.contains(r)) {
+                raise(&mut self.ghost_keys, r, &key);
+            }
+        }
+        Ok(())
+    }
+
+    fn run(
+        mut self,
+        events: &[&Event],
+        refs: &[Vec<String>],
+        batch: &PushBatch,
+    ) -> Result<(), StoreError> {
+        let all_refs: Vec<String> = refs.iter().flatten().cloned().collect();
+        self.prefetch(&all_refs)?;
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| events[i].key());
+        let mut pending: HashSet<&str> = events.iter().map(|e| e.guid.as_str()).collect();
+        for i in order {
+            let event = events[i];
+            pending.remove(event.guid.as_str());
+            self.apply(event, &refs[i], &pending)?;
+        }
+        self.finish(batch)
+    }
+
+    fn apply(
+        &mut self,
+        event: &Event,
+        refs: &[String],
+        pending: &HashSet<&str>,
+    ) -> Result<(), StoreError> {
+        let key = event.key();
+        let mut overlay = Overlay {
+            base: self,
+            changes: BTreeMap::new(),
+        };
+        let effects = apply_event(&mut overlay, event)?;
+        let changes = overlay.changes;
+        let affected: BTreeSet<String> = refs
+            .iter()
+            .cloned()
+            .chain(changes.keys().cloned())
+            .collect();
+        let in_order = affected.iter().all(|g| match self.cache.get(g) {
+            Some(Some(rec)) => rec.last_key < key,
+            _ => self.ghost_keys.get(g).is_none_or(|k| *k < key),
+        });
+        if in_order {
+            for (guid, rec) in changes {
+                self.dirty.insert(guid.clone());
+                self.cache.insert(guid, Some(rec));
+            }
+            self.absorb(effects);
+        } else {
+            self.recompute(affected, pending)?;
+            self.resolved.extend(effects.resolved);
+        }
+        Ok(())
+    }
+
+    fn absorb(&mut self, effects: Effects) {
+        self.deleted.extend(effects.deleted);
+        self.resolved.extend(effects.resolved);
+    }
+
+    /// Re-folds the component of `start` from its stored events (excluding batch events not
+    /// applied yet) and replaces the cached records of the component.
+    fn recompute(
+        &mut self,
+        start: BTreeSet<String>,
+        pending: &HashSet<&str>,
+    ) -> Result<(), StoreError> {
+        let mut component = start.clone();
+        let mut frontier: Vec<String> = start.into_iter().collect();
+        let mut events: BTreeMap<EventKey, Event> = BTreeMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        while !frontier.is_empty() {
+            let found = self.tx.events_referencing(&frontier)?;
+            frontier = Vec::new();
+            for ev in found {
+                if pending.contains(ev.guid.as_str()) || !seen.insert(ev.guid.clone()) {
+                    continue;
+                }
+                for r in event_refs(&ev) {
+                    if component.insert(r.clone()) {
+                        frontier.push(r);
+                    }
+                }
+                events.insert(ev.key(), ev);
+            }
+        }
+        let guids: Vec<String> = component.iter().cloned().collect();
+        self.prefetch(&guids)?;
+        let folded = fold(events.values());
+        for (key, ev) in &events {
+            for r in event_refs(ev)
+                .into_iter()
+                .filter(|r| !folded.contains_key(r))
+            {
+                raise(&mut self.ghost_keys, r, key);
+            }
+        }
+        for guid in component {
+            let before_live = matches!(self.cache.get(&guid), Some(Some(r)) if !r.deleted);
+            let after = folded.get(&guid).cloned();
+            if before_live && after.as_ref().is_some_and(|r| r.deleted) {
+                self.deleted.insert(guid.clone());
+            }
+            if after.is_some() || matches!(self.cache.get(&guid), Some(Some(_))) {
+                self.dirty.insert(guid.clone());
+            }
+            self.cache.insert(guid, after);
+        }
+        Ok(())
+    }
+
+    /// Saves changed records with their match keys and updates duplicate pairs.
+    fn finish(mut self, batch: &PushBatch) -> Result<(), StoreError> {
+        let mut to_save = Vec::new();
+        let mut vanished = Vec::new();
+        let mut probes = Vec::new();
+        for guid in &self.dirty {
+            let Some(Some(rec)) = self.cache.get_mut(guid) else {
+                vanished.push(guid.clone());
+                continue;
+            };
+            rec.match_key = if rec.deleted {
+                None
+            } else {
+                match_key(&rec.entity, &batch.rules)
+            };
+            let before = self.original_keys.get(guid).cloned().flatten();
+            if let Some(key) = &rec.match_key {
+                if Some(key) != before.as_ref() {
+                    probes.push((guid.clone(), key.clone()));
+                }
+            }
+            to_save.push(rec.clone());
+        }
+        if !to_save.is_empty() {
+            self.tx.save_entities(&to_save)?;
+        }
+        if !vanished.is_empty() {
+            self.tx.delete_entities(&vanished)?;
+            self.deleted.extend(vanished);
+        }
+        for guid in &self.deleted {
+            self.tx.remove_duplicates_of(guid)?;
+        }
+        for (a, b) in &self.resolved {
+            self.tx.remove_duplicate(a, b)?;
+        }
+        let mut flagged: HashSet<(String, String)> = HashSet::new();
+        for (guid, key) in probes {
+            for other in self
+                .tx
+                .entities_with_match_key(&key, &guid, MAX_DUPLICATE_CANDIDATES)?
+            {
+                if flagged.contains(&(other.clone(), guid.clone())) {
+                    continue;
+                }
+                self.tx.flag_duplicate(&guid, &other, &key)?;
+                flagged.insert((guid.clone(), other));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Raises `keys[guid]` to at least `key`.
+fn raise(keys: &mut HashMap<String, EventKey>, guid: String, key: &EventKey) {
+    let slot = keys.entry(guid).or_insert_with(|| key.clone());
+    if *slot < *key {
+        *slot = key.clone();
+    }
+}
+
+/// Writes of one event, kept apart until the fast-path check passes.
+struct Overlay<'m, 't> {
+    base: &'m mut Materializer<'t>,
+    changes: BTreeMap<String, EntityRecord>,
+}
+
+impl Workspace for Overlay<'_, '_> {
+    fn get(&mut self, guid: &str) -> Result<Option<EntityRecord>, StoreError> {
+        if let Some(rec) = self.changes.get(guid) {
+            return Ok(Some(rec.clone()));
+        }
+        if !self.base.cache.contains_key(guid) {
+            self.base.prefetch(&[guid.to_owned()])?;
+        }
+        Ok(self.base.cache.get(guid).cloned().flatten())
+    }
+
+    fn put(&mut self, record: EntityRecord) {
+        self.changes.insert(record.entity.guid.clone(), record);
+    }
+}
+
+#[cfg(test)]
+mod tests;
