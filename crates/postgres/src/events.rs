@@ -43,7 +43,7 @@ impl EventStore for PgStore {
             // Take the tenant lock first (NotFound for an unknown tenant): pushes of one
             // tenant queue here, so sequence order is commit order.
             tx.head()?;
-            crate::push::run(&mut tx, &batch).map_err(Fail::Store)
+            domain::materialize::push_in_tx(&mut tx, &batch).map_err(Fail::Store)
         })
         .await
     }

@@ -109,6 +109,19 @@ impl EntityTx for PgTx<'_> {
         Ok(())
     }
 
+    fn delete_entities(&mut self, guids: &[String]) -> Result<(), StoreError> {
+        if guids.is_empty() {
+            return Ok(());
+        }
+        db(diesel::delete(
+            entities::table
+                .filter(entities::tenant_id.eq(self.tenant))
+                .filter(entities::guid.eq_any(guids)),
+        )
+        .execute(self.conn))?;
+        Ok(())
+    }
+
     fn entities_with_match_key(
         &mut self,
         key: &str,

@@ -116,6 +116,11 @@ fn entities_are_saved_replaced_and_loaded() {
         tx.save_entities(std::slice::from_ref(&a2)).unwrap();
         assert_eq!(tx.load_entities(&["a".into()]).unwrap(), [a2]);
         assert!(tx.load_entities(&[]).unwrap().is_empty());
+        tx.delete_entities(&["a".into(), "zz".into()]).unwrap();
+        tx.delete_entities(&[]).unwrap();
+        let left = tx.load_entities(&["a".into(), "b".into()]).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].entity.guid, "b");
     });
 }
 

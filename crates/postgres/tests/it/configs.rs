@@ -183,7 +183,7 @@ async fn purge_removes_every_row_of_the_tenant_only() {
             domain::event::validate_event(&bad).unwrap_err(),
         )];
         store.push(&tenant(t), b).await.unwrap();
-        insert_entity(&mut db.conn(), t, "p1", "x", json!({}), 1, false, Some("k"));
+        insert_entity(&mut db.conn(), t, "x1", "x", json!({}), 1, false, Some("k"));
     }
     assert!(store.purge_config(&tenant("t1")).await.unwrap());
     assert!(!store.purge_config(&tenant("t1")).await.unwrap());
@@ -201,7 +201,7 @@ async fn purge_removes_every_row_of_the_tenant_only() {
         .unwrap()
         .is_empty());
     assert_eq!(store.head(&tenant("t2")).await.unwrap().0, 1);
-    assert_eq!(store.count_entities(&tenant("t2")).await.unwrap(), 1);
+    assert_eq!(store.count_entities(&tenant("t2")).await.unwrap(), 2);
     assert_eq!(
         store.quarantined(&tenant("t2"), 0, 10).await.unwrap().len(),
         1
