@@ -65,6 +65,7 @@ pub struct ConfigSummary {
 }
 
 /// Storage of configs; a config row is also the tenant row (with its event counter).
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ConfigStore: Send + Sync {
     /// Inserts the config (creating the tenant with head 0) or replaces the document,

@@ -32,6 +32,7 @@ pub struct DuplicatePair {
 }
 
 /// Read side of a tenant's entities.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait EntityStore: Send + Sync {
     /// Live (not deleted) entities matching `query`, newest `lastUpdated` first (ties by

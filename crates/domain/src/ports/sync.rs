@@ -77,6 +77,7 @@ pub struct EventFilter {
 }
 
 /// Storage of a tenant's events.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Stores a batch atomically: in one transaction, new events get consecutive sequence

@@ -6,3 +6,4 @@ mod credentials;
 mod login_limit;
 pub mod user_admin;
 pub mod users_api;
+pub mod sync;

@@ -1,0 +1,212 @@
+//! Push and pull (SPEC §3.2, §3.3): the routes field devices call on every sync.
+
+use crate::config::AppConfig;
+use crate::cursor::{Cursor, Seq, Since};
+use crate::error::DomainError;
+use crate::event::{validate_event, Event, Rejection, SyncLevel};
+use crate::ports::{Clock, ConfigRecord, ConfigStore, EntityStore, EventStore, PushBatch};
+use crate::principal::Principal;
+use crate::tenant::TenantId;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Most events accepted in one push request (413 beyond).
+pub const MAX_PUSH_EVENTS: usize = 5_000;
+/// Pull page size when `limit` is absent.
+pub const DEFAULT_PULL_LIMIT: u32 = 500;
+/// Largest pull page (a larger `limit` is clamped to it).
+pub const MAX_PULL_LIMIT: u32 = 5_000;
+/// The warning pulls carry while the tenant has unresolved potential duplicates.
+pub const DUPLICATES_WARNING: &str =
+    "Unresolved potential duplicates exist. Please review them on the admin page.";
+
+/// Body of a successful push (v2 field names).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushResponse {
+    /// Always `"success"` (legacy clients check it).
+    pub status: &'static str,
+    /// Events newly stored and applied.
+    pub applied: u64,
+    /// Events already stored with the same content.
+    pub duplicates: u64,
+    /// Number of rejected events (`errors.len()`).
+    pub failed: u64,
+    /// One entry per rejected event.
+    pub errors: Vec<Rejection>,
+    /// Tenant position after this push.
+    pub cursor: String,
+}
+
+/// Body of a pull page.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullResponse {
+    /// Events in commit order.
+    pub events: Vec<Event>,
+    /// Where to continue, or `null` when this page reached the end.
+    pub next_cursor: Option<String>,
+    /// Resume position after the last event returned (the input position when empty).
+    pub cursor: String,
+    /// Present while the tenant has unresolved potential duplicates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<&'static str>>,
+}
+
+/// Push and pull for one server.
+pub struct SyncService {
+    events: Arc<dyn EventStore>,
+    entities: Arc<dyn EntityStore>,
+    configs: Arc<dyn ConfigStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SyncService {
+    /// Builds the service over its ports.
+    pub fn new(
+        events: Arc<dyn EventStore>,
+        entities: Arc<dyn EntityStore>,
+        configs: Arc<dyn ConfigStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        SyncService {
+            events,
+            entities,
+            configs,
+            clock,
+        }
+    }
+
+    /// Pushes a batch: `{configId?, events: [...]}`. Valid events are stored with sync
+    /// level 1 whatever the client sent; invalid ones are quarantined and reported.
+    ///
+    /// # Errors
+    /// 400 `INVALID_CONFIG_ID` / `INVALID_BODY`; 403 `TENANT_FORBIDDEN` (checked before the
+    /// tenant's existence is revealed); 404 unknown tenant; 409 `CONFIG_ARCHIVED`; 413
+    /// `TOO_MANY_EVENTS`; storage errors.
+    pub async fn push(&self, who: &Principal, body: &Value) -> Result<PushResponse, DomainError> {
+        let config_id = body.get("configId").and_then(Value::as_str);
+        let (tenant, record) = tenant_of(self.configs.as_ref(), who, config_id).await?;
+        if record.archived_at.is_some() {
+            return Err(DomainError::conflict(
+                "CONFIG_ARCHIVED",
+                "This program is archived and accepts no pushes",
+            ));
+        }
+        let raw_events = body
+            .get("events")
+            .and_then(Value::as_array)
+            .ok_or_else(|| DomainError::bad_request("INVALID_BODY", "events must be an array"))?;
+        if raw_events.len() > MAX_PUSH_EVENTS {
+            return Err(DomainError::new(
+                crate::error::ErrorKind::TooLarge,
+                "TOO_MANY_EVENTS",
+                format!("At most {MAX_PUSH_EVENTS} events per push"),
+            ));
+        }
+        let config = AppConfig::from_document(&record.document)?;
+        let mut batch = PushBatch {
+            pushed_by: Some(who.user_id.to_string()),
+            received_at: self.clock.now(),
+            rules: config.duplicate_rules(),
+            ..PushBatch::default()
+        };
+        for raw in raw_events {
+            match validate_event(raw) {
+                Ok(mut event) => {
+                    event.sync_level = SyncLevel::REMOTE;
+                    batch.events.push(event);
+                }
+                Err(why) => batch.rejected.push((raw.clone(), why)),
+            }
+        }
+        let outcome = self.events.push(&tenant, batch).await?;
+        Ok(PushResponse {
+            status: "success",
+            applied: outcome.applied,
+            duplicates: outcome.duplicates,
+            failed: outcome.errors.len() as u64,
+            errors: outcome.errors,
+            cursor: Cursor(outcome.head).encode(),
+        })
+    }
+
+    /// One pull page (SPEC §3.3). `since` may be empty, a cursor we issued, or a legacy ISO
+    /// timestamp; `limit` defaults to 500 and is clamped to 5,000.
+    ///
+    /// # Errors
+    /// 400 `INVALID_CONFIG_ID` / `INVALID_SINCE` / `INVALID_LIMIT`; 403; 404; storage errors.
+    pub async fn pull(
+        &self,
+        who: &Principal,
+        config_id: Option<&str>,
+        since: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<PullResponse, DomainError> {
+        let (tenant, _) = tenant_of(self.configs.as_ref(), who, config_id).await?;
+        let limit = parse_limit(limit)?;
+        let since = Since::parse(since)
+            .map_err(|e| DomainError::bad_request("INVALID_SINCE", e.to_string()))?;
+        let after = match since {
+            Since::Start => Seq(0),
+            Since::After(seq) => seq,
+            Since::Timestamp(at) => match self.events.first_seq_at_or_after(&tenant, at).await? {
+                Some(first) => Seq(first.0 - 1),
+                None => self.events.head(&tenant).await?,
+            },
+        };
+        let mut page = self.events.pull(&tenant, after, limit + 1).await?;
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        let last = page.last().map_or(after, |e| e.seq);
+        let cursor = Cursor(last).encode();
+        let warnings = if self.entities.has_duplicates(&tenant).await? {
+            Some(vec![DUPLICATES_WARNING])
+        } else {
+            None
+        };
+        Ok(PullResponse {
+            events: page.into_iter().map(|e| e.event).collect(),
+            next_cursor: more.then(|| cursor.clone()),
+            cursor,
+            warnings,
+        })
+    }
+}
+
+/// Parses `limit` of a pull: absent → 500; 1..; larger than 5,000 → 5,000.
+fn parse_limit(limit: Option<&str>) -> Result<u32, DomainError> {
+    match limit.map(str::trim).filter(|l| !l.is_empty()) {
+        None => Ok(DEFAULT_PULL_LIMIT),
+        Some(text) => match text.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(n.min(u64::from(MAX_PULL_LIMIT)) as u32),
+            _ => Err(DomainError::bad_request(
+                "INVALID_LIMIT",
+                "limit must be a positive integer",
+            )),
+        },
+    }
+}
+
+/// Resolves the tenant of a tenant-scoped request: parses `configId` (absent → `default`),
+/// checks the caller's access first (so existence is not revealed), then loads the config.
+///
+/// # Errors
+/// 400 `INVALID_CONFIG_ID`; 403 `TENANT_FORBIDDEN`; 404 `CONFIG_NOT_FOUND`; storage errors.
+pub async fn tenant_of(
+    configs: &dyn ConfigStore,
+    who: &Principal,
+    config_id: Option<&str>,
+) -> Result<(TenantId, ConfigRecord), DomainError> {
+    let tenant = TenantId::parse_or_default(config_id)
+        .map_err(|e| DomainError::bad_request("INVALID_CONFIG_ID", e.to_string()))?;
+    who.authorize_tenant(&tenant)?;
+    let record = configs
+        .get_config(&tenant)
+        .await?
+        .ok_or_else(DomainError::tenant_not_found)?;
+    Ok((tenant, record))
+}
+
+#[cfg(test)]
+mod tests;

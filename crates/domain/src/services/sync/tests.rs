@@ -1,0 +1,324 @@
+use super::*;
+use crate::error::ErrorKind;
+use crate::event::RejectCode;
+use crate::ports::{
+    MockClock, MockConfigStore, MockEntityStore, MockEventStore, PushOutcome, Role, StoredEvent,
+};
+use crate::time::Timestamp;
+use serde_json::json;
+
+fn user(tenants: &[&str]) -> Principal {
+    Principal {
+        user_id: 7,
+        email: "u@x.org".into(),
+        role: Role::User,
+        tenant_ids: tenants.iter().map(|t| t.to_string()).collect(),
+    }
+}
+
+fn record(id: &str, archived: bool) -> ConfigRecord {
+    ConfigRecord {
+        id: TenantId::parse(id).unwrap(),
+        artifact_id: "a".repeat(32),
+        document: json!({"id": id, "name": "P", "entityForms": [{"name": "person", "duplicateRules": [{"fields": ["n"]}]}]}),
+        archived_at: archived.then_some(Timestamp::EPOCH),
+        created_at: Timestamp::EPOCH,
+        updated_at: Timestamp::EPOCH,
+    }
+}
+
+fn configs_with(id: &'static str, archived: bool) -> MockConfigStore {
+    let mut c = MockConfigStore::new();
+    c.expect_get_config()
+        .returning(move |t| Ok((t.as_str() == id).then(|| record(id, archived))));
+    c
+}
+
+fn clock() -> MockClock {
+    let mut c = MockClock::new();
+    c.expect_now()
+        .returning(|| Timestamp::from_millis(1_000).unwrap());
+    c
+}
+
+fn service(
+    events: MockEventStore,
+    entities: MockEntityStore,
+    configs: MockConfigStore,
+) -> SyncService {
+    SyncService::new(
+        Arc::new(events),
+        Arc::new(entities),
+        Arc::new(configs),
+        Arc::new(clock()),
+    )
+}
+
+fn event_json(guid: &str, level: u8) -> Value {
+    json!({"guid": guid, "entityGuid": "p", "type": "create-individual", "data": {"n": 1},
+           "timestamp": "2024-01-01T00:00:00Z", "userId": "admin", "syncLevel": level, "id": 3})
+}
+
+fn stored(seq: i64) -> StoredEvent {
+    let event = validate_event(&event_json(&format!("e{seq}"), 1)).unwrap();
+    StoredEvent {
+        seq: Seq(seq),
+        event,
+        received_at: Timestamp::EPOCH,
+        pushed_by: None,
+    }
+}
+
+#[tokio::test]
+async fn push_stores_valid_events_at_level_one_and_quarantines_invalid_ones() {
+    let mut events = MockEventStore::new();
+    events.expect_push().times(1).returning(|tenant, batch| {
+        assert_eq!(tenant.as_str(), "prog");
+        assert_eq!(batch.events.len(), 1);
+        assert_eq!(batch.events[0].sync_level, SyncLevel::REMOTE);
+        assert_eq!(batch.rejected.len(), 1);
+        assert_eq!(batch.pushed_by.as_deref(), Some("7"));
+        assert_eq!(batch.received_at.millis(), 1_000);
+        assert_eq!(
+            batch.rules.by_form["person"][0].fields,
+            vec!["n".to_string()]
+        );
+        let errors = batch.rejected.iter().map(|(_, r)| r.clone()).collect();
+        Ok(PushOutcome {
+            applied: 1,
+            duplicates: 0,
+            errors,
+            head: Seq(41),
+        })
+    });
+    let svc = service(events, MockEntityStore::new(), configs_with("prog", false));
+    let body = json!({"configId": "prog", "events": [event_json("g1", 0), {"guid": "bad"}]});
+    let out = svc.push(&user(&["prog"]), &body).await.unwrap();
+    assert_eq!((out.applied, out.duplicates, out.failed), (1, 0, 1));
+    assert_eq!(out.errors[0].code, RejectCode::InvalidEntityGuid);
+    assert_eq!(out.cursor, Cursor(Seq(41)).encode());
+    let wire = serde_json::to_value(&out).unwrap();
+    assert_eq!(wire["status"], "success");
+    assert_eq!(wire["errors"][0]["code"], "INVALID_ENTITY_GUID");
+    assert_eq!(wire["errors"][0]["guid"], "bad");
+}
+
+#[tokio::test]
+async fn push_error_codes() {
+    let svc = service(
+        MockEventStore::new(),
+        MockEntityStore::new(),
+        configs_with("prog", false),
+    );
+    let who = user(&["prog"]);
+    let err = svc
+        .push(&who, &json!({"configId": "other", "events": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::Forbidden, "TENANT_FORBIDDEN")
+    );
+    let admin = Principal {
+        role: Role::Admin,
+        ..who.clone()
+    };
+    let err = svc
+        .push(&admin, &json!({"configId": "other", "events": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    let err = svc
+        .push(&who, &json!({"configId": "bad id", "events": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_CONFIG_ID");
+    let err = svc
+        .push(&who, &json!({"configId": "prog", "events": {}}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::BadRequest, "INVALID_BODY")
+    );
+    let many: Vec<Value> = (0..=MAX_PUSH_EVENTS).map(|_| json!({})).collect();
+    let err = svc
+        .push(&who, &json!({"configId": "prog", "events": many}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::TooLarge, "TOO_MANY_EVENTS")
+    );
+    // A legacy client without configId means the "default" tenant.
+    let err = svc.push(&who, &json!({"events": []})).await.unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn archived_tenant_refuses_pushes() {
+    let svc = service(
+        MockEventStore::new(),
+        MockEntityStore::new(),
+        configs_with("prog", true),
+    );
+    let err = svc
+        .push(&user(&["prog"]), &json!({"configId": "prog", "events": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::Conflict, "CONFIG_ARCHIVED")
+    );
+}
+
+fn no_duplicates() -> MockEntityStore {
+    let mut e = MockEntityStore::new();
+    e.expect_has_duplicates().returning(|_| Ok(false));
+    e
+}
+
+#[tokio::test]
+async fn pull_pages_with_limit_plus_one() {
+    let mut events = MockEventStore::new();
+    events.expect_pull().returning(|_, after, limit| {
+        assert_eq!(limit, 3);
+        Ok((after.0 + 1..=5).take(limit as usize).map(stored).collect())
+    });
+    let svc = service(events, no_duplicates(), configs_with("prog", false));
+    let who = user(&["prog"]);
+    let page = svc.pull(&who, Some("prog"), None, Some("2")).await.unwrap();
+    assert_eq!(page.events.len(), 2);
+    assert_eq!(
+        page.next_cursor.as_deref(),
+        Some(Cursor(Seq(2)).encode().as_str())
+    );
+    let last = svc
+        .pull(
+            &who,
+            Some("prog"),
+            Some(&Cursor(Seq(3)).encode()),
+            Some("2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        last.events
+            .iter()
+            .map(|e| e.guid.as_str())
+            .collect::<Vec<_>>(),
+        vec!["e4", "e5"]
+    );
+    assert_eq!(last.next_cursor, None);
+    assert_eq!(last.cursor, Cursor(Seq(5)).encode());
+    let wire = serde_json::to_value(&last).unwrap();
+    assert!(wire["nextCursor"].is_null());
+    assert!(wire.get("warnings").is_none());
+    assert_eq!(wire["events"][0]["timestamp"], "2024-01-01T00:00:00.000Z");
+    assert_eq!(wire["events"][0]["syncLevel"], 1);
+    assert!(wire["events"][0].get("id").is_none());
+}
+
+#[tokio::test]
+async fn pull_empty_page_keeps_the_input_position() {
+    let mut events = MockEventStore::new();
+    events.expect_pull().returning(|_, _, _| Ok(vec![]));
+    let svc = service(events, no_duplicates(), configs_with("prog", false));
+    let c = Cursor(Seq(9)).encode();
+    let page = svc
+        .pull(&user(&["prog"]), Some("prog"), Some(&c), None)
+        .await
+        .unwrap();
+    assert_eq!((page.cursor, page.next_cursor), (c, None));
+}
+
+#[tokio::test]
+async fn pull_with_legacy_iso_since_starts_at_first_event_at_or_after_it() {
+    let mut events = MockEventStore::new();
+    events.expect_first_seq_at_or_after().returning(|_, at| {
+        assert_eq!(at.to_iso(), "2023-02-01T00:00:00.000Z");
+        Ok(Some(Seq(4)))
+    });
+    events.expect_pull().returning(|_, after, _| {
+        assert_eq!(after, Seq(3));
+        Ok(vec![stored(4)])
+    });
+    let svc = service(events, no_duplicates(), configs_with("prog", false));
+    let page = svc
+        .pull(
+            &user(&["prog"]),
+            Some("prog"),
+            Some("2023-02-01T00:00:00.000Z"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 1);
+}
+
+#[tokio::test]
+async fn pull_with_iso_since_past_every_event_is_empty_at_head() {
+    let mut events = MockEventStore::new();
+    events
+        .expect_first_seq_at_or_after()
+        .returning(|_, _| Ok(None));
+    events.expect_head().returning(|_| Ok(Seq(12)));
+    events.expect_pull().returning(|_, after, _| {
+        assert_eq!(after, Seq(12));
+        Ok(vec![])
+    });
+    let svc = service(events, no_duplicates(), configs_with("prog", false));
+    let page = svc
+        .pull(&user(&["prog"]), Some("prog"), Some("2030-01-01"), None)
+        .await
+        .unwrap();
+    assert_eq!(page.cursor, Cursor(Seq(12)).encode());
+}
+
+#[tokio::test]
+async fn pull_warns_about_duplicates_but_still_serves_events() {
+    let mut events = MockEventStore::new();
+    events
+        .expect_pull()
+        .returning(|_, _, _| Ok(vec![stored(1)]));
+    let mut entities = MockEntityStore::new();
+    entities.expect_has_duplicates().returning(|_| Ok(true));
+    let svc = service(events, entities, configs_with("prog", false));
+    let page = svc
+        .pull(&user(&["prog"]), Some("prog"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.warnings, Some(vec![DUPLICATES_WARNING]));
+}
+
+#[tokio::test]
+async fn pull_error_codes() {
+    let svc = service(
+        MockEventStore::new(),
+        MockEntityStore::new(),
+        configs_with("prog", false),
+    );
+    let who = user(&["prog"]);
+    for (since, limit, code) in [
+        (Some("garbage"), None, "INVALID_SINCE"),
+        (None, Some("0"), "INVALID_LIMIT"),
+        (None, Some("-5"), "INVALID_LIMIT"),
+        (None, Some("ten"), "INVALID_LIMIT"),
+    ] {
+        let err = svc
+            .pull(&who, Some("prog"), since, limit)
+            .await
+            .unwrap_err();
+        assert_eq!((err.kind, err.code.as_ref()), (ErrorKind::BadRequest, code));
+    }
+    let err = svc.pull(&who, Some("nope"), None, None).await.unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+}
+
+#[test]
+fn limit_is_clamped() {
+    assert_eq!(parse_limit(None).unwrap(), DEFAULT_PULL_LIMIT);
+    assert_eq!(parse_limit(Some("999999")).unwrap(), MAX_PULL_LIMIT);
+    assert_eq!(parse_limit(Some("10")).unwrap(), 10);
+}
