@@ -7,3 +7,4 @@ mod login_limit;
 pub mod user_admin;
 pub mod users_api;
 pub mod sync;
+pub mod entities;

@@ -1,0 +1,270 @@
+use super::*;
+use crate::error::ErrorKind;
+use crate::ports::{
+    ConfigRecord, MockClock, MockConfigStore, MockEntityStore, MockEventStore, MockIdGenerator,
+    PushOutcome, Role, StoredEvent,
+};
+use crate::tenant::TenantId;
+use crate::time::Timestamp;
+
+fn user(tenants: &[&str]) -> Principal {
+    Principal {
+        user_id: 7,
+        email: "u@x.org".into(),
+        role: Role::User,
+        tenant_ids: tenants.iter().map(|t| t.to_string()).collect(),
+    }
+}
+
+fn configs() -> MockConfigStore {
+    let mut c = MockConfigStore::new();
+    c.expect_get_config().returning(|t| {
+        Ok((t.as_str() == "prog").then(|| ConfigRecord {
+            id: TenantId::parse("prog").unwrap(),
+            artifact_id: "a".repeat(32),
+            document: json!({"id": "prog", "name": "P", "entityForms": [{"name": "person"}]}),
+            archived_at: None,
+            created_at: Timestamp::EPOCH,
+            updated_at: Timestamp::EPOCH,
+        }))
+    });
+    c
+}
+
+fn service(events: MockEventStore, entities: MockEntityStore) -> EntityService {
+    let mut clock = MockClock::new();
+    clock
+        .expect_now()
+        .returning(|| Timestamp::from_millis(5_000).unwrap());
+    let mut ids = MockIdGenerator::new();
+    ids.expect_uuid()
+        .returning(|| "11111111-2222-4333-8444-555555555555".into());
+    EntityService::new(
+        Arc::new(events),
+        Arc::new(entities),
+        Arc::new(configs()),
+        Arc::new(clock),
+        Arc::new(ids),
+    )
+}
+
+fn group() -> Entity {
+    Entity {
+        guid: "hh".into(),
+        kind: EntityKind::Group,
+        name: "House".into(),
+        version: 2,
+        data: serde_json::from_value(json!({"name": "House", "entityName": "household"})).unwrap(),
+        member_ids: vec!["m1".into()],
+        external_id: None,
+        last_updated: Timestamp::from_millis(1).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn list_maps_params_to_a_storage_query_and_the_legacy_shape() {
+    let mut entities = MockEntityStore::new();
+    entities.expect_list_entities().returning(|_, q| {
+        assert_eq!(
+            q,
+            &EntityQuery {
+                entity_name: Some("household".into()),
+                kind: Some(EntityKind::Group),
+                name_contains: Some("ho".into()),
+                offset: 20,
+                limit: 1000
+            }
+        );
+        Ok(vec![group()])
+    });
+    let svc = service(MockEventStore::new(), entities);
+    let p = EntityListParams {
+        config_id: Some("prog".into()),
+        limit: Some("5000".into()),
+        offset: Some("20".into()),
+        entity_name: Some("household".into()),
+        kind: Some("group".into()),
+        q: Some("ho".into()),
+    };
+    let out = svc.list(&user(&["prog"]), &p).await.unwrap();
+    let wire = serde_json::to_value(&out).unwrap();
+    assert_eq!(
+        wire,
+        json!([{"guid": "hh", "id": "hh", "name": "House", "entityName": "household", "type": "group",
+        "data": {"name": "House", "entityName": "household"}, "memberIds": ["m1"], "lastUpdated": "1970-01-01T00:00:00.001Z"}])
+    );
+}
+
+#[tokio::test]
+async fn list_rejects_bad_parameters() {
+    let svc = service(MockEventStore::new(), MockEntityStore::new());
+    let who = user(&["prog"]);
+    for (limit, offset, kind, code) in [
+        (Some("-5"), None, None, "INVALID_LIMIT"),
+        (Some("0"), None, None, "INVALID_LIMIT"),
+        (None, Some("x"), None, "INVALID_OFFSET"),
+        (None, None, Some("cat"), "INVALID_TYPE"),
+    ] {
+        let p = EntityListParams {
+            config_id: Some("prog".into()),
+            limit: limit.map(Into::into),
+            offset: offset.map(Into::into),
+            kind: kind.map(Into::into),
+            ..EntityListParams::default()
+        };
+        let err = svc.list(&who, &p).await.unwrap_err();
+        assert_eq!((err.kind, err.code.as_ref()), (ErrorKind::BadRequest, code));
+    }
+    let err = svc.count(&user(&[]), Some("prog")).await.unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn get_members_and_not_found() {
+    let mut entities = MockEntityStore::new();
+    entities.expect_get_entity().returning(|_, g| {
+        Ok(match g {
+            "hh" => Some(group()),
+            "m1" => Some(Entity {
+                guid: "m1".into(),
+                kind: EntityKind::Individual,
+                member_ids: vec![],
+                ..group()
+            }),
+            _ => None,
+        })
+    });
+    let svc = service(MockEventStore::new(), entities);
+    let who = user(&["prog"]);
+    assert_eq!(svc.get(&who, Some("prog"), "hh").await.unwrap().guid, "hh");
+    let members = svc.members(&who, Some("prog"), "hh").await.unwrap();
+    assert_eq!(members.len(), 1);
+    assert!(serde_json::to_value(&members[0])
+        .unwrap()
+        .get("memberIds")
+        .is_none());
+    let err = svc.get(&who, Some("prog"), "nope").await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::NotFound, "ENTITY_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn search_validates_criteria() {
+    let mut entities = MockEntityStore::new();
+    entities.expect_search_entities().returning(|_, c, limit| {
+        assert_eq!(
+            c,
+            &[
+                ("first".to_string(), json!("O'Brien")),
+                ("age".to_string(), json!(3))
+            ]
+        );
+        assert_eq!(limit, 100);
+        Ok(vec![])
+    });
+    let svc = service(MockEventStore::new(), entities);
+    let who = user(&["prog"]);
+    svc.search(
+        &who,
+        &json!({"configId": "prog", "criteria": [{"first": "O'Brien"}, {"age": 3}]}),
+    )
+    .await
+    .unwrap();
+    let eleven: Vec<Value> = (0..11).map(|i| json!({format!("f{i}"): i})).collect();
+    for bad in [
+        json!({"configId": "prog"}),
+        json!({"configId": "prog", "criteria": eleven}),
+        json!({"configId": "prog", "criteria": [{"a b": 1}]}),
+        json!({"configId": "prog", "criteria": [{"a": {"$gt": 1}}]}),
+    ] {
+        let err = svc.search(&who, &bad).await.unwrap_err();
+        assert_eq!(err.code, "INVALID_CRITERIA");
+    }
+}
+
+#[tokio::test]
+async fn events_listing_pages_by_cursor() {
+    let mut events = MockEventStore::new();
+    events.expect_list_events().returning(|_, f, after, limit| {
+        assert_eq!(f.entity_guid.as_deref(), Some("p"));
+        assert_eq!((after, limit), (Seq(4), 3));
+        let e = crate::event::validate_event(&json!({"guid": "g", "entityGuid": "p", "type": "t", "data": {"a": 1}, "timestamp": "2024-01-01T00:00:00Z", "userId": 1})).unwrap();
+        Ok((5..8).map(|s| StoredEvent { seq: Seq(s), event: e.clone(), received_at: Timestamp::EPOCH, pushed_by: None }).collect())
+    });
+    let svc = service(events, MockEntityStore::new());
+    let filter = EventFilter {
+        entity_guid: Some("p".into()),
+        event_type: None,
+    };
+    let page = svc
+        .events(
+            &user(&["prog"]),
+            Some("prog"),
+            filter.clone(),
+            Some(&Cursor(Seq(4)).encode()),
+            Some("2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 2);
+    assert_eq!(page.next_cursor, Some(Cursor(Seq(6)).encode()));
+    let err = svc
+        .events(&user(&["prog"]), Some("prog"), filter, Some("nope"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_CURSOR");
+}
+
+#[tokio::test]
+async fn resolve_with_delete_emits_a_resolve_duplicate_event() {
+    let mut entities = MockEntityStore::new();
+    entities
+        .expect_get_entity()
+        .returning(|_, _| Ok(Some(group())));
+    let mut events = MockEventStore::new();
+    events.expect_push().times(1).returning(|t, batch| {
+        assert_eq!(t.as_str(), "prog");
+        let e = &batch.events[0];
+        assert_eq!(e.event_type, "resolve-duplicate");
+        assert_eq!(e.entity_guid, "new");
+        assert_eq!(e.sync_level, SyncLevel::LOCAL);
+        assert_eq!(e.timestamp.millis(), 5_000);
+        assert_eq!(serde_json::to_value(&e.user_id).unwrap(), json!(7));
+        assert_eq!(Value::Object(e.data.clone()), json!({"duplicates": [{"entityGuid": "new", "duplicateGuid": "old"}], "shouldDelete": true}));
+        Ok(PushOutcome { applied: 1, ..PushOutcome::default() })
+    });
+    let svc = service(events, entities);
+    let out = svc.resolve(&user(&["prog"]), &json!({"configId": "prog", "newItem": "new", "existingItem": "old", "shouldDeleteNewItem": true})).await.unwrap();
+    assert_eq!(out, json!({"status": "success"}));
+}
+
+#[tokio::test]
+async fn resolve_keep_both_and_unknown_pairs() {
+    let mut entities = MockEntityStore::new();
+    entities
+        .expect_keep_both()
+        .returning(|_, p| Ok(p.entity_guid == "new"));
+    entities.expect_get_entity().returning(|_, _| Ok(None));
+    let svc = service(MockEventStore::new(), entities);
+    let who = user(&["prog"]);
+    svc.resolve(
+        &who,
+        &json!({"configId": "prog", "newItem": "new", "existingItem": "old"}),
+    )
+    .await
+    .unwrap();
+    let err = svc.resolve(&who, &json!({"configId": "prog", "newItem": "x", "existingItem": "old", "shouldDeleteNewItem": false})).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::NotFound, "DUPLICATE_NOT_FOUND")
+    );
+    let err = svc.resolve(&who, &json!({"configId": "prog", "newItem": "x", "existingItem": "old", "shouldDeleteNewItem": true})).await.unwrap_err();
+    assert_eq!(err.code, "DUPLICATE_NOT_FOUND");
+    let err = svc
+        .resolve(&who, &json!({"configId": "prog", "newItem": ""}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_BODY");
+}
