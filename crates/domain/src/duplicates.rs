@@ -41,7 +41,8 @@ const IGNORED_BY_DEFAULT: [&str; 2] = ["parentGuid", "externalId"];
 
 /// The duplicate-detection key of an entity, or `None` when no rule applies.
 ///
-/// With rules for the entity's form (`data.entityName`), the first rule whose fields are all
+/// A form that declares an empty rule list has no key. With rules for the entity's form
+/// (`data.entityName`), the first rule whose fields are all
 /// present with non-empty primitive values gives the key. Without rules, the default rule
 /// (upstream's): every primitive field of `data`, nested objects flattened to dotted paths,
 /// arrays, `null` and `""` skipped, strings compared case-insensitively, ignoring
@@ -53,7 +54,9 @@ const IGNORED_BY_DEFAULT: [&str; 2] = ["parentGuid", "externalId"];
 pub fn match_key(entity: &Entity, rules: &DuplicateRules) -> Option<String> {
     let form = entity.entity_name().unwrap_or("");
     let mut parts: Vec<String> = vec![form.to_owned()];
-    match rules.by_form.get(form).filter(|r| !r.is_empty()) {
+    match rules.by_form.get(form) {
+        // A form that declares an empty rule list disables detection for itself.
+        Some(form_rules) if form_rules.is_empty() => return None,
         Some(form_rules) => {
             let (index, rule, values) = form_rules.iter().enumerate().find_map(|(i, rule)| {
                 let values: Option<Vec<String>> = rule

@@ -8,3 +8,4 @@ pub mod user_admin;
 pub mod users_api;
 pub mod sync;
 pub mod entities;
+pub mod configs;

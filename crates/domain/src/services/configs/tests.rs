@@ -1,0 +1,320 @@
+use super::*;
+use crate::error::ErrorKind;
+use crate::event::Rejection;
+use crate::ports::{
+    ConfigSummary, MockClock, MockConfigStore, MockEventStore, MockIdGenerator, PushOutcome, Role,
+};
+use crate::time::Timestamp;
+use std::sync::Mutex;
+
+fn admin() -> Principal {
+    Principal {
+        user_id: 1,
+        email: "a@x.org".into(),
+        role: Role::Admin,
+        tenant_ids: vec![],
+    }
+}
+
+fn user(tenants: &[&str]) -> Principal {
+    Principal {
+        role: Role::User,
+        tenant_ids: tenants.iter().map(|t| t.to_string()).collect(),
+        ..admin()
+    }
+}
+
+fn body() -> Value {
+    json!({"id": "prog", "name": "Prog", "version": "1", "entityForms": [{"name": "person"}],
+           "entityData": [{"name": "region", "data": [{"id": "r1", "name": "North"}]}],
+           "externalSync": {"type": "openfn-adapter", "url": "http://x", "extraFields": [{"name": "apiKey", "value": "s3cret-key"}]}})
+}
+
+fn clock() -> Arc<MockClock> {
+    let mut c = MockClock::new();
+    c.expect_now()
+        .returning(|| Timestamp::from_millis(10_000).unwrap());
+    Arc::new(c)
+}
+
+fn ids() -> Arc<MockIdGenerator> {
+    let mut i = MockIdGenerator::new();
+    i.expect_hex().returning(|n| "f".repeat(n * 2));
+    Arc::new(i)
+}
+
+/// A config store over one optional record, recording saves.
+fn store(initial: Option<ConfigRecord>) -> (MockConfigStore, Arc<Mutex<Vec<ConfigRecord>>>) {
+    let saved = Arc::new(Mutex::new(Vec::new()));
+    let state = Arc::new(Mutex::new(initial));
+    let mut c = MockConfigStore::new();
+    let s = state.clone();
+    c.expect_get_config()
+        .returning(move |t| Ok(s.lock().unwrap().clone().filter(|r| r.id == *t)));
+    let (s, log) = (state, saved.clone());
+    c.expect_save_config().returning(move |r| {
+        log.lock().unwrap().push(r.clone());
+        *s.lock().unwrap() = Some(r.clone());
+        Ok(true)
+    });
+    (c, saved)
+}
+
+fn seeding_events(expected: usize) -> MockEventStore {
+    let mut e = MockEventStore::new();
+    e.expect_push().times(expected).returning(|t, b| {
+        assert_eq!(t.as_str(), "prog");
+        assert_eq!(b.events.len(), 1);
+        assert_eq!(b.events[0].entity_guid, "r1");
+        assert_eq!(b.events[0].timestamp.millis(), 10_000);
+        Ok(PushOutcome {
+            applied: 1,
+            ..PushOutcome::default()
+        })
+    });
+    e
+}
+
+#[tokio::test]
+async fn create_saves_seeds_and_masks_secrets_on_read() {
+    let (configs, saved) = store(None);
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(seeding_events(1)),
+        clock(),
+        ids(),
+    );
+    let out = svc.create(&admin(), &body()).await.unwrap();
+    assert_eq!(
+        out,
+        json!({"status": "success", "artifactId": "f".repeat(32)})
+    );
+    let record = saved.lock().unwrap()[0].clone();
+    assert_eq!(
+        record.document["externalSync"]["extraFields"][0]["value"],
+        "s3cret-key"
+    );
+    let view = svc.get(&user(&["prog"]), "prog").await.unwrap();
+    assert_eq!(view["externalSync"]["extraFields"][0]["value"], "********");
+    assert_eq!(view["artifactId"], "f".repeat(32));
+    assert!(!view.to_string().contains("s3cret-key"));
+}
+
+#[tokio::test]
+async fn re_post_keeps_artifact_and_masked_secrets_and_ignores_already_seeded_items() {
+    let (configs, saved) = store(None);
+    let mut events = MockEventStore::new();
+    let mut calls = 0;
+    events.expect_push().times(2).returning(move |_, b| {
+        calls += 1;
+        let errors = if calls == 2 {
+            vec![Rejection {
+                guid: Some(b.events[0].guid.clone()),
+                code: RejectCode::EventGuidConflict,
+                error: "x".into(),
+            }]
+        } else {
+            vec![]
+        };
+        Ok(PushOutcome {
+            errors,
+            ..PushOutcome::default()
+        })
+    });
+    let svc = ConfigService::new(Arc::new(configs), Arc::new(events), clock(), ids());
+    svc.create(&admin(), &body()).await.unwrap();
+    let mut again = body();
+    again["externalSync"]["extraFields"][0]["value"] = json!("********");
+    svc.create(&admin(), &again).await.unwrap();
+    let log = saved.lock().unwrap();
+    assert_eq!(log[1].artifact_id, log[0].artifact_id);
+    assert_eq!(
+        log[1].document["externalSync"]["extraFields"][0]["value"],
+        "s3cret-key"
+    );
+}
+
+#[tokio::test]
+async fn update_rules() {
+    let (configs, _) = store(None);
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    let err = svc.update(&admin(), "other", &body()).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::BadRequest, "CONFIG_ID_MISMATCH")
+    );
+    let err = svc.update(&admin(), "prog", &body()).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::NotFound);
+    let err = svc
+        .update(&user(&["prog"]), "prog", &body())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ADMIN_REQUIRED");
+    let err = svc.create(&user(&["prog"]), &body()).await.unwrap_err();
+    assert_eq!(err.code, "ADMIN_REQUIRED");
+    let err = svc
+        .create(&admin(), &json!({"id": "prog"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.kind,
+        ErrorKind::BadRequest | ErrorKind::Unprocessable
+    ));
+}
+
+#[tokio::test]
+async fn list_scopes_users_to_their_tenants_and_clamps_the_page() {
+    let mut configs = MockConfigStore::new();
+    configs.expect_list_configs().returning(|q| {
+        assert_eq!(q.only, Some(vec!["prog".to_string()]));
+        assert_eq!(q.limit, 100);
+        assert_eq!(q.sort, ConfigSort::EntitiesCount);
+        assert!(q.descending);
+        assert_eq!(q.search.as_deref(), Some("pr"));
+        let record = ConfigRecord {
+            id: TenantId::parse("prog").unwrap(),
+            artifact_id: "a".into(),
+            document: parse_config(&body()).unwrap().to_document(),
+            archived_at: None,
+            created_at: Timestamp::EPOCH,
+            updated_at: Timestamp::EPOCH,
+        };
+        let rows = if q.offset == 0 {
+            vec![ConfigSummary {
+                record,
+                entities_count: 4,
+            }]
+        } else {
+            vec![]
+        };
+        Ok((rows, 1))
+    });
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    let p = ConfigListParams {
+        page: Some("9".into()),
+        page_size: Some("500".into()),
+        sort_by: Some("entitiesCount".into()),
+        sort_order: Some("desc".into()),
+        search: Some("  PR ".into()),
+        include_archived: false,
+    };
+    let out = svc.list(&user(&["prog"]), &p).await.unwrap();
+    assert_eq!(
+        out["meta"],
+        json!({"total": 1, "page": 1, "pageSize": 100, "totalPages": 1, "sortBy": "entitiesCount", "sortOrder": "desc", "search": "pr"})
+    );
+    assert_eq!(out["data"][0]["entitiesCount"], 4);
+    assert_eq!(
+        out["data"][0]["externalSync"]["extraFields"][0]["value"],
+        "********"
+    );
+}
+
+#[tokio::test]
+async fn archive_restore_purge() {
+    let live = ConfigRecord {
+        id: TenantId::parse("prog").unwrap(),
+        artifact_id: "a".into(),
+        document: parse_config(&body()).unwrap().to_document(),
+        archived_at: None,
+        created_at: Timestamp::EPOCH,
+        updated_at: Timestamp::EPOCH,
+    };
+    let mut configs = MockConfigStore::new();
+    let l = live.clone();
+    configs
+        .expect_get_config()
+        .returning(move |_| Ok(Some(l.clone())));
+    configs
+        .expect_set_archived()
+        .times(2)
+        .returning(|_, _| Ok(true));
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    svc.delete(&admin(), "prog", false).await.unwrap();
+    svc.restore(&admin(), "prog").await.unwrap();
+    let err = svc.delete(&admin(), "prog", true).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::Conflict, "CONFIG_NOT_ARCHIVED")
+    );
+
+    let mut archived = MockConfigStore::new();
+    archived.expect_get_config().returning(move |_| {
+        Ok(Some(ConfigRecord {
+            archived_at: Some(Timestamp::EPOCH),
+            ..live.clone()
+        }))
+    });
+    archived
+        .expect_purge_config()
+        .times(1)
+        .returning(|_| Ok(true));
+    let svc = ConfigService::new(
+        Arc::new(archived),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    svc.delete(&admin(), "prog", true).await.unwrap();
+}
+
+#[tokio::test]
+async fn public_views_never_contain_secrets() {
+    let mut configs = MockConfigStore::new();
+    let doc = parse_config(&json!({"id": "prog", "name": "Prog", "entityForms": [{"name": "p"}],
+        "externalSync": {"type": "openspp-adapter", "url": "u", "extraFields": [{"name": "password", "value": "pw-123"}]},
+        "authConfigs": [{"type": "keycloak", "fields": {"authority": "https://kc", "client_secret": "cs-456"}}]})).unwrap().to_document();
+    let record = ConfigRecord {
+        id: TenantId::parse("prog").unwrap(),
+        artifact_id: "abc".into(),
+        document: doc,
+        archived_at: None,
+        created_at: Timestamp::EPOCH,
+        updated_at: Timestamp::EPOCH,
+    };
+    let r = record.clone();
+    configs
+        .expect_config_by_artifact()
+        .returning(move |a| Ok((a == "abc").then(|| r.clone())));
+    configs
+        .expect_get_config()
+        .returning(move |_| Ok(Some(record.clone())));
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    let art = svc.artifact("abc", "http://srv").await.unwrap();
+    assert_eq!(art["syncServerUrl"], "http://srv");
+    let public = svc.public_info("prog").await.unwrap();
+    for text in [art.to_string(), public.to_string()] {
+        assert!(
+            !text.contains("pw-123") && !text.contains("cs-456"),
+            "{text}"
+        );
+    }
+    assert_eq!(public["authConfigs"], json!([{"type": "keycloak"}]));
+    for bad in ["nope", "../etc", ""] {
+        let err = svc.artifact(bad, "http://srv").await.unwrap_err();
+        assert_eq!(
+            (err.kind, err.code.as_ref()),
+            (ErrorKind::NotFound, "ARTIFACT_NOT_FOUND")
+        );
+    }
+}
