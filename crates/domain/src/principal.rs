@@ -54,7 +54,10 @@ impl Principal {
         if self.is_admin() {
             Ok(())
         } else {
-            Err(DomainError::forbidden("ADMIN_REQUIRED", "Forbidden: Admin access required"))
+            Err(DomainError::forbidden(
+                "ADMIN_REQUIRED",
+                "Forbidden: Admin access required",
+            ))
         }
     }
 }
@@ -76,8 +79,12 @@ mod tests {
     fn tenant_rule() {
         let t = TenantId::parse("prog").unwrap();
         assert!(principal(Role::Admin, &[]).authorize_tenant(&t).is_ok());
-        assert!(principal(Role::User, &["prog"]).authorize_tenant(&t).is_ok());
-        let err = principal(Role::User, &["other"]).authorize_tenant(&t).unwrap_err();
+        assert!(principal(Role::User, &["prog"])
+            .authorize_tenant(&t)
+            .is_ok());
+        let err = principal(Role::User, &["other"])
+            .authorize_tenant(&t)
+            .unwrap_err();
         assert_eq!(err.code, "TENANT_FORBIDDEN");
         assert_eq!(err.message, "Forbidden: No access to this tenant");
         assert!(principal(Role::User, &["prog"]).require_admin().is_err());

@@ -2,10 +2,10 @@
 //! `Arc<dyn Port>` and holds every business rule of its routes.
 
 pub mod auth;
+pub mod configs;
 mod credentials;
+pub mod entities;
 mod login_limit;
+pub mod sync;
 pub mod user_admin;
 pub mod users_api;
-pub mod sync;
-pub mod entities;
-pub mod configs;
