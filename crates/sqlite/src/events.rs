@@ -77,7 +77,7 @@ impl EventStore for SqliteStore {
             // tenant lock, so `head` read below is final until commit.
             // An unknown tenant fails in `PushTx::head` with `NotFound`.
             let mut tx = SqliteTx::new(conn, &tenant);
-            crate::push::run(&mut tx, &batch).map_err(Fail::Store)
+            domain::materialize::push_in_tx(&mut tx, &batch).map_err(Fail::Store)
         })
         .await
     }

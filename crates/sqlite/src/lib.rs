@@ -11,7 +11,6 @@ mod configs;
 mod entities;
 mod error;
 mod events;
-mod push;
 mod push_tx;
 mod rows;
 mod sql;

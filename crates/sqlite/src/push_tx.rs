@@ -229,6 +229,18 @@ impl EntityTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn delete_entities(&mut self, guids: &[String]) -> Result<(), StoreError> {
+        for guid in guids {
+            db(
+                query("DELETE FROM entities WHERE tenant_id = ? AND guid = ?")
+                    .bind::<Text, _>(self.tenant.to_owned())
+                    .bind::<Text, _>(guid.to_owned())
+                    .execute(self.conn),
+            )?;
+        }
+        Ok(())
+    }
+
     fn remove_duplicates_of(&mut self, guid: &str) -> Result<(), StoreError> {
         // Two statements, each on its own index (primary key / potential_duplicates_dup).
         for sql in [
