@@ -1,0 +1,131 @@
+//! The HTTP layer (actix-web): routes, auth extractors and the JSON error body. It depends
+//! on the domain only and receives every port as `Arc<dyn Port>` ([`AppState::new`]).
+
+mod auth;
+mod error;
+mod routes;
+
+pub use auth::{AdminUser, AuthUser, SyncUser};
+pub use error::ApiError;
+
+use actix_web::{web, App, HttpServer};
+use domain::ports::{Clock, IdGenerator, PasswordHasher, Stores, TokenSigner};
+use domain::services::auth::{AccountPorts, AuthService, AuthSettings};
+use domain::services::configs::ConfigService;
+use domain::services::entities::EntityService;
+use domain::services::sync::SyncService;
+use domain::services::user_admin::UserAdminService;
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// Largest JSON body of a push (16 MiB).
+pub const PUSH_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Largest JSON body of any other route (5 MiB, room for a config with forms).
+pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
+
+/// Server facts shown by `/api/server-info` and used for artifact URLs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `PUBLIC_BASE_URL` (no trailing slash); else derived from the request.
+    pub public_base_url: Option<String>,
+    /// `sqlite` or `postgres`.
+    pub storage: &'static str,
+    /// Access and refresh token lifetimes, login limits.
+    pub auth: AuthSettings,
+}
+
+/// Everything a handler needs: the use-case services and the settings.
+pub struct AppState {
+    /// Login, tokens, authentication.
+    pub auth: AuthService,
+    /// User management.
+    pub user_admin: UserAdminService,
+    /// Program configs.
+    pub configs: ConfigService,
+    /// Push and pull.
+    pub sync: SyncService,
+    /// Entity queries and duplicates.
+    pub entities: EntityService,
+    /// The storage ports (readiness probe).
+    pub stores: Stores,
+    /// Settings.
+    pub settings: Settings,
+}
+
+impl AppState {
+    /// Wires the services over one storage backend and the system adapters.
+    pub fn new(
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        hasher: Arc<dyn PasswordHasher>,
+        signer: Arc<dyn TokenSigner>,
+        settings: Settings,
+    ) -> Self {
+        let ports = AccountPorts {
+            users: stores.users.clone(),
+            refresh_tokens: stores.refresh_tokens.clone(),
+            login_throttle: stores.login_throttle.clone(),
+            hasher,
+            signer,
+            clock: clock.clone(),
+            ids: ids.clone(),
+        };
+        let auth = AuthService::new(ports.clone(), settings.auth.clone());
+        let user_admin = UserAdminService::new(&ports, auth.principal_cache());
+        AppState {
+            auth,
+            user_admin,
+            configs: ConfigService::new(
+                stores.configs.clone(),
+                stores.events.clone(),
+                clock.clone(),
+                ids.clone(),
+            ),
+            sync: SyncService::new(
+                stores.events.clone(),
+                stores.entities.clone(),
+                stores.configs.clone(),
+                clock.clone(),
+            ),
+            entities: EntityService::new(
+                stores.events.clone(),
+                stores.entities.clone(),
+                stores.configs.clone(),
+                clock,
+                ids,
+            ),
+            stores,
+            settings,
+        }
+    }
+}
+
+/// Registers every route, the body limits and the JSON error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    routes::configure(cfg);
+}
+
+/// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
+///
+/// # Errors
+/// When the listener cannot be used.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(configure))
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .disable_signals()
+        .run();
+    let handle = server.handle();
+    tokio::spawn(async move {
+        shutdown.await;
+        handle.stop(true).await;
+    });
+    server.await
+}

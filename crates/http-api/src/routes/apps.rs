@@ -1,0 +1,141 @@
+//! `/api/apps` (program configs) and the public `/artifacts/<id>.json`.
+
+use crate::auth::{AdminUser, AuthUser};
+use crate::error::ApiError;
+use crate::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use domain::error::DomainError;
+use domain::services::configs::ConfigListParams;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/apps", web::get().to(list))
+        .route("/api/apps", web::post().to(create))
+        .route("/api/apps/{id}", web::get().to(get))
+        .route("/api/apps/{id}", web::put().to(update))
+        .route("/api/apps/{id}", web::delete().to(delete))
+        .route("/api/apps/{id}/restore", web::post().to(restore))
+        .route("/api/apps/{id}/public", web::get().to(public_info))
+        .route("/artifacts/{file}", web::get().to(artifact));
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    page: Option<String>,
+    page_size: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    search: Option<String>,
+    include_archived: Option<String>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    who: AuthUser,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = q.into_inner();
+    let params = ConfigListParams {
+        page: q.page,
+        page_size: q.page_size,
+        sort_by: q.sort_by,
+        sort_order: q.sort_order,
+        search: q.search,
+        include_archived: q.include_archived.as_deref() == Some("true"),
+    };
+    Ok(HttpResponse::Ok().json(state.configs.list(&who.0, &params).await?))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    who: AdminUser,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.configs.create(&who.0, &body).await?))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    who: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.configs.get(&who.0, &id).await?))
+}
+
+async fn update(
+    state: web::Data<AppState>,
+    who: AdminUser,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.configs.update(&who.0, &id, &body).await?))
+}
+
+#[derive(Deserialize)]
+struct DeleteQuery {
+    purge: Option<String>,
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    who: AdminUser,
+    id: web::Path<String>,
+    q: web::Query<DeleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let purge = q.purge.as_deref() == Some("true");
+    Ok(HttpResponse::Ok().json(state.configs.delete(&who.0, &id, purge).await?))
+}
+
+async fn restore(
+    state: web::Data<AppState>,
+    who: AdminUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.configs.restore(&who.0, &id).await?))
+}
+
+async fn public_info(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.configs.public_info(&id).await?))
+}
+
+/// The base URL clients should use: `PUBLIC_BASE_URL`, else this request's scheme and host.
+fn base_url(state: &AppState, req: &HttpRequest) -> String {
+    match &state.settings.public_base_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    }
+}
+
+async fn artifact(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    file: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(artifact_id) = file.strip_suffix(".json") else {
+        return Err(ApiError(DomainError::not_found(
+            "ARTIFACT_NOT_FOUND",
+            "Config not found",
+        )));
+    };
+    let body = state
+        .configs
+        .artifact(artifact_id, &base_url(&state, &req))
+        .await?;
+    let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{artifact_id}.json\""),
+        ))
+        .body(pretty))
+}

@@ -1,0 +1,48 @@
+//! Liveness, readiness and server facts.
+
+use crate::error::ApiError;
+use crate::AppState;
+use actix_web::{web, HttpResponse};
+use domain::error::{DomainError, ErrorKind};
+use serde_json::json;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health))
+        .route("/api/health", web::get().to(ready))
+        .route("/api/server-info", web::get().to(server_info));
+}
+
+fn now_iso() -> String {
+    domain::time::Timestamp::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default()
+    .to_iso()
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok", "timestamp": now_iso()}))
+}
+
+async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.stores.configs.ping().await.map_err(|e| {
+        ApiError(DomainError {
+            kind: ErrorKind::Unavailable,
+            ..DomainError::from(e)
+        })
+    })?;
+    Ok(HttpResponse::Ok().json(json!({"status": "ok", "storage": "ok", "timestamp": now_iso()})))
+}
+
+async fn server_info(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "name": "datacollect-sync-hub",
+        "version": env!("CARGO_PKG_VERSION"),
+        "apiVersion": "2.0.0",
+        "storage": state.settings.storage,
+        "features": ["cursor-pull", "per-event-push-outcome", "quarantine", "refresh-tokens", "deterministic-entities"],
+    }))
+}

@@ -1,0 +1,102 @@
+//! Configuration from the environment (SPEC §6). Secrets are wrapped so `Debug` redacts them.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A value that never appears in logs or `Debug` output.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL` (or legacy `POSTGRES`); default `sqlite://<DATA_DIR>/datacollect.db`.
+    pub database_url: Secret,
+    /// `DATA_DIR` (default `data`): SQLite file and the generated JWT secret.
+    pub data_dir: PathBuf,
+    /// `BIND` (default 127.0.0.1).
+    pub bind: String,
+    /// `PORT` (legacy `SYNC_SERVER_PORT`), default 3000.
+    pub port: u16,
+    /// `JWT_SECRET` (≥ 32 bytes); generated and kept in `DATA_DIR` when absent.
+    pub jwt_secret: Option<Secret>,
+    /// `ADMIN_EMAIL` of the first admin.
+    pub admin_email: Option<String>,
+    /// `ADMIN_PASSWORD` of the first admin.
+    pub admin_password: Option<Secret>,
+    /// `PUBLIC_BASE_URL` for artifacts.
+    pub public_base_url: Option<String>,
+    /// `LOG_FORMAT=json` for JSON logs.
+    pub json_logs: bool,
+    /// `ACCESS_TOKEN_TTL_SECS` (default 3600).
+    pub access_ttl_secs: Option<u64>,
+    /// `REFRESH_TOKEN_TTL_SECS` (default 30 days).
+    pub refresh_ttl_secs: Option<u64>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    /// Reads the environment.
+    ///
+    /// # Errors
+    /// A message naming the variable that is malformed.
+    pub fn from_env() -> Result<Self, String> {
+        let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = var("DATABASE_URL")
+            .or_else(|| var("POSTGRES"))
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("datacollect.db").display()));
+        let port = match var("PORT").or_else(|| var("SYNC_SERVER_PORT")) {
+            Some(p) => p
+                .parse()
+                .map_err(|_| "PORT must be a port number".to_string())?,
+            None => 3000,
+        };
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            var(name)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("{name} must be a number of seconds"))
+                })
+                .transpose()
+        };
+        Ok(Config {
+            database_url: Secret(database_url),
+            data_dir,
+            bind: var("BIND").unwrap_or_else(|| "127.0.0.1".into()),
+            port,
+            jwt_secret: var("JWT_SECRET").map(Secret),
+            admin_email: var("ADMIN_EMAIL"),
+            admin_password: var("ADMIN_PASSWORD").map(Secret),
+            public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
+            access_ttl_secs: number("ACCESS_TOKEN_TTL_SECS")?,
+            refresh_ttl_secs: number("REFRESH_TOKEN_TTL_SECS")?,
+        })
+    }
+
+    /// Whether the database is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        let url = &self.database_url.0;
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Secret("hunter2-very-secret".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}
