@@ -294,7 +294,7 @@ impl<'t> Materializer<'t> {
             let before = self.original_keys.get(guid).cloned().flatten();
             if let Some(key) = &rec.match_key {
                 if Some(key) != before.as_ref() {
-                    probes.push((guid.clone(), key.clone()));
+                    probes.push((rec.last_key.clone(), guid.clone(), key.clone()));
                 }
             }
             to_save.push(rec.clone());
@@ -312,17 +312,19 @@ impl<'t> Materializer<'t> {
         for (a, b) in &self.resolved {
             self.tx.remove_duplicate(a, b)?;
         }
-        let mut flagged: HashSet<(String, String)> = HashSet::new();
-        for (guid, key) in probes {
+        // Oldest change first; a pair is flagged once, from the newer entity to the older
+        // one (upstream's `{entityGuid: newer, duplicateGuid: existing}`).
+        probes.sort();
+        let mut waiting: HashSet<String> = probes.iter().map(|(_, g, _)| g.clone()).collect();
+        for (_, guid, key) in probes {
+            waiting.remove(&guid);
             for other in self
                 .tx
                 .entities_with_match_key(&key, &guid, MAX_DUPLICATE_CANDIDATES)?
             {
-                if flagged.contains(&(other.clone(), guid.clone())) {
-                    continue;
+                if !waiting.contains(&other) {
+                    self.tx.flag_duplicate(&guid, &other, &key)?;
                 }
-                self.tx.flag_duplicate(&guid, &other, &key)?;
-                flagged.insert((guid.clone(), other));
             }
         }
         Ok(())

@@ -1,0 +1,247 @@
+//! Health, error bodies, login, tokens and the role matrix of the account routes.
+
+use crate::harness::{TestServer, ADMIN_EMAIL, ADMIN_PASSWORD};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+crate::on_both_backends!(
+    health_and_error_bodies,
+    login_refresh_rotation_and_reuse,
+    auth_header_errors,
+    user_admin_matrix,
+    deleted_and_demoted_users_lose_access,
+);
+
+async fn health_and_error_bodies(s: &TestServer) {
+    let r = s.call(Method::GET, "/health", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "ok");
+    assert!(r.body["timestamp"].as_str().unwrap().ends_with('Z'));
+    let r = s.call(Method::GET, "/api/health", None, None).await;
+    assert_eq!(
+        (r.status, r.body["storage"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let r = s.call(Method::GET, "/api/server-info", None, None).await;
+    assert_eq!(r.body["apiVersion"], "2.0.0");
+    s.call(Method::GET, "/no/such/route", None, None)
+        .await
+        .expect_error(404, "NOT_FOUND");
+    let r = s
+        .client
+        .post(format!("{}/api/users/login", s.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "INVALID_JSON");
+}
+
+async fn login_refresh_rotation_and_reuse(s: &TestServer) {
+    let login = s.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(
+        login["token"].is_string() && login["userId"].is_i64() && login["refreshToken"].is_string()
+    );
+    assert_eq!(login["expiresIn"], 3600);
+    let bad = s
+        .call(
+            Method::POST,
+            "/api/users/login",
+            None,
+            Some(json!({"email": ADMIN_EMAIL, "password": "wrong"})),
+        )
+        .await;
+    bad.expect_error(401, "INVALID_CREDENTIALS");
+    assert_eq!(bad.body["message"], "Invalid email or password");
+    s.call(
+        Method::POST,
+        "/api/users/login",
+        None,
+        Some(json!({"email": ADMIN_EMAIL})),
+    )
+    .await
+    .expect_error(400, "INVALID_BODY");
+
+    let first = login["refreshToken"].as_str().unwrap();
+    let r = s
+        .call(
+            Method::POST,
+            "/api/users/refresh",
+            None,
+            Some(json!({"refreshToken": first})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let second = r.body["refreshToken"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    let me = s
+        .get("/api/users/me", r.body["token"].as_str().unwrap())
+        .await;
+    assert_eq!(me.body["email"], ADMIN_EMAIL);
+    // Reusing the first token revokes the whole family, including the second.
+    s.call(
+        Method::POST,
+        "/api/users/refresh",
+        None,
+        Some(json!({"refreshToken": first})),
+    )
+    .await
+    .expect_error(401, "REFRESH_TOKEN_REUSED");
+    s.call(
+        Method::POST,
+        "/api/users/refresh",
+        None,
+        Some(json!({"refreshToken": second})),
+    )
+    .await
+    .expect_error(401, "INVALID_REFRESH_TOKEN");
+    // Logout revokes.
+    let login = s.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let t = login["refreshToken"].as_str().unwrap();
+    assert_eq!(
+        s.call(
+            Method::POST,
+            "/api/users/logout",
+            None,
+            Some(json!({"refreshToken": t}))
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    s.call(
+        Method::POST,
+        "/api/users/refresh",
+        None,
+        Some(json!({"refreshToken": t})),
+    )
+    .await
+    .expect_error(401, "INVALID_REFRESH_TOKEN");
+}
+
+async fn auth_header_errors(s: &TestServer) {
+    s.call(Method::GET, "/api/users/check-token", None, None)
+        .await
+        .expect_error(401, "AUTH_HEADER_MISSING");
+    let r = s
+        .client
+        .get(format!("{}/api/users/check-token", s.base))
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "INVALID_AUTH_TYPE"
+    );
+    s.get("/api/users/check-token", "not-a-jwt")
+        .await
+        .expect_error(401, "INVALID_TOKEN");
+    let admin = s.admin_token().await;
+    let r = s.get("/api/users/check-token", &admin).await;
+    assert_eq!(r.body, json!({"message": "Token is valid"}));
+}
+
+async fn user_admin_matrix(s: &TestServer) {
+    let admin = s.admin_token().await;
+    let user = s.user_token(&admin, "field@example.org", &["prog"]).await;
+    // Admin-only routes: user → 403, no token → 401.
+    for (method, path) in [
+        (Method::GET, "/api/users"),
+        (Method::POST, "/api/users"),
+        (Method::PUT, "/api/users/1"),
+        (Method::DELETE, "/api/users/1"),
+    ] {
+        let body = (method != Method::GET && method != Method::DELETE)
+            .then(|| json!({"email": "x@y.org", "password": "p"}));
+        s.call(method.clone(), path, Some(&user), body.clone())
+            .await
+            .expect_error(403, "ADMIN_REQUIRED");
+        s.call(method, path, None, body)
+            .await
+            .expect_error(401, "AUTH_HEADER_MISSING");
+    }
+    // /me works for every authenticated user.
+    let me = s.get("/api/users/me", &user).await;
+    assert_eq!(me.body["tenantIds"], json!(["prog"]));
+    assert_eq!(me.body["role"], "USER");
+    let list = s.get("/api/users", &admin).await;
+    assert_eq!(list.body.as_array().unwrap().len(), 2);
+    s.post(
+        "/api/users",
+        &admin,
+        json!({"email": "field@example.org", "password": "x", "role": "USER"}),
+    )
+    .await
+    .expect_error(409, "EMAIL_EXISTS");
+    s.post(
+        "/api/users",
+        &admin,
+        json!({"email": "nope", "password": "x", "role": "USER"}),
+    )
+    .await
+    .expect_error(400, "INVALID_EMAIL");
+    // Update: empty password keeps the old one; email can change.
+    let id = me.body["id"].as_i64().unwrap();
+    let r = s
+        .call(
+            Method::PUT,
+            &format!("/api/users/{id}"),
+            Some(&admin),
+            Some(json!({"email": "renamed@example.org", "password": "", "role": "USER"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    s.login("renamed@example.org", "pw-123456").await;
+    // Delete by email, then by unknown id.
+    let r = s
+        .call(
+            Method::DELETE,
+            "/api/users/renamed@example.org",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    s.call(Method::DELETE, "/api/users/99999", Some(&admin), None)
+        .await
+        .expect_error(404, "USER_NOT_FOUND");
+}
+
+async fn deleted_and_demoted_users_lose_access(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.post(
+        "/api/users",
+        &admin,
+        json!({"email": "second@example.org", "password": "pw-123456", "role": "ADMIN"}),
+    )
+    .await;
+    let second = s.login("second@example.org", "pw-123456").await;
+    let token = second["token"].as_str().unwrap();
+    let id = second["userId"].as_i64().unwrap();
+    assert_eq!(s.get("/api/users", token).await.status, StatusCode::OK);
+    s.call(
+        Method::PUT,
+        &format!("/api/users/{id}"),
+        Some(&admin),
+        Some(json!({"email": "second@example.org", "role": "USER"})),
+    )
+    .await;
+    s.get("/api/users", token)
+        .await
+        .expect_error(403, "ADMIN_REQUIRED");
+    s.call(
+        Method::DELETE,
+        &format!("/api/users/{id}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    s.get("/api/users/me", token)
+        .await
+        .expect_error(401, "INVALID_TOKEN");
+}

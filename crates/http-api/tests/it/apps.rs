@@ -1,0 +1,188 @@
+//! Program configs and public artifacts.
+
+use crate::harness::{config_json, TestServer};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+crate::on_both_backends!(
+    configs_secrets_and_artifacts,
+    config_role_matrix_and_archive
+);
+
+fn assert_no_secret(text: &str) {
+    assert!(!text.contains("planted-secret"), "a secret leaked: {text}");
+}
+
+async fn configs_secrets_and_artifacts(s: &TestServer) {
+    let admin = s.admin_token().await;
+    let created = s.create_config(&admin, "prog").await;
+    let artifact = created["artifactId"].as_str().unwrap().to_owned();
+    assert_eq!(artifact.len(), 32);
+    let got = s.get("/api/apps/prog", &admin).await;
+    assert_eq!(got.body["artifactId"], artifact.as_str());
+    assert_eq!(
+        got.body["externalSync"]["extraFields"][1]["value"],
+        "********"
+    );
+    assert_no_secret(&got.body.to_string());
+    let list = s
+        .get(
+            "/api/apps?pageSize=5&sortBy=entitiesCount&sortOrder=desc",
+            &admin,
+        )
+        .await;
+    assert_eq!(list.body["meta"]["total"], 1);
+    assert_no_secret(&list.body.to_string());
+    // Public artifact: no auth, no secrets, the sync server URL.
+    let r = s
+        .client
+        .get(format!("{}/artifacts/{artifact}.json", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let text = r.text().await.unwrap();
+    assert_no_secret(&text);
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["syncServerUrl"], "http://sync.example.org");
+    assert!(body.get("externalSync").is_none());
+    s.call(
+        Method::GET,
+        "/artifacts/ffffffffffffffffffffffffffffffff.json",
+        None,
+        None,
+    )
+    .await
+    .expect_error(404, "ARTIFACT_NOT_FOUND");
+    let public = s
+        .call(Method::GET, "/api/apps/prog/public", None, None)
+        .await;
+    assert_eq!(public.body["authConfigs"], json!([{"type": "keycloak"}]));
+    // PUT with the mask keeps the stored secret; the artifact id is kept.
+    let mut update = config_json("prog");
+    update["externalSync"]["extraFields"][1]["value"] = json!("********");
+    update["name"] = json!("Renamed");
+    let r = s
+        .call(Method::PUT, "/api/apps/prog", Some(&admin), Some(update))
+        .await;
+    assert_eq!(
+        (r.status, r.body["artifactId"].as_str()),
+        (StatusCode::OK, Some(artifact.as_str()))
+    );
+    s.call(
+        Method::PUT,
+        "/api/apps/other",
+        Some(&admin),
+        Some(config_json("prog")),
+    )
+    .await
+    .expect_error(400, "CONFIG_ID_MISMATCH");
+    let bad = s
+        .post(
+            "/api/apps",
+            &admin,
+            json!({"id": "bad id!", "name": "x", "entityForms": []}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["code"], "INVALID_CONFIG_ID");
+    let bad = s
+        .post(
+            "/api/apps",
+            &admin,
+            json!({"id": "p2", "name": "x", "entityForms": [{"title": "no name"}]}),
+        )
+        .await;
+    assert!(
+        bad.status == StatusCode::BAD_REQUEST || bad.status == StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.body
+    );
+    assert!(
+        bad.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("entityForms[0]"),
+        "{}",
+        bad.body
+    );
+}
+
+async fn config_role_matrix_and_archive(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.create_config(&admin, "prog").await;
+    s.create_config(&admin, "other").await;
+    let user = s.user_token(&admin, "u@example.org", &["prog"]).await;
+    let list = s.get("/api/apps", &user).await;
+    assert_eq!(
+        list.body["meta"]["total"], 1,
+        "users see only their tenants"
+    );
+    assert_eq!(s.get("/api/apps/prog", &user).await.status, StatusCode::OK);
+    s.get("/api/apps/other", &user)
+        .await
+        .expect_error(403, "TENANT_FORBIDDEN");
+    s.post("/api/apps", &user, config_json("x"))
+        .await
+        .expect_error(403, "ADMIN_REQUIRED");
+    s.call(Method::DELETE, "/api/apps/prog", Some(&user), None)
+        .await
+        .expect_error(403, "ADMIN_REQUIRED");
+    s.get("/api/apps/nope", &admin)
+        .await
+        .expect_error(404, "CONFIG_NOT_FOUND");
+    // Archive: hidden from the list, pushes refused, purge only when archived.
+    s.call(
+        Method::DELETE,
+        "/api/apps/other?purge=true",
+        Some(&admin),
+        None,
+    )
+    .await
+    .expect_error(409, "CONFIG_NOT_ARCHIVED");
+    assert_eq!(
+        s.call(Method::DELETE, "/api/apps/other", Some(&admin), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(s.get("/api/apps", &admin).await.body["meta"]["total"], 1);
+    assert_eq!(
+        s.get("/api/apps?includeArchived=true", &admin).await.body["meta"]["total"],
+        2
+    );
+    s.post(
+        "/api/sync/push",
+        &admin,
+        json!({"configId": "other", "events": []}),
+    )
+    .await
+    .expect_error(409, "CONFIG_ARCHIVED");
+    assert_eq!(
+        s.post("/api/apps/other/restore", &admin, json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(s.get("/api/apps", &admin).await.body["meta"]["total"], 2);
+    s.call(Method::DELETE, "/api/apps/other", Some(&admin), None)
+        .await;
+    assert_eq!(
+        s.call(
+            Method::DELETE,
+            "/api/apps/other?purge=true",
+            Some(&admin),
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    s.get("/api/apps/other", &admin)
+        .await
+        .expect_error(404, "CONFIG_NOT_FOUND");
+}

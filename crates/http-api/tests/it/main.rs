@@ -1,0 +1,33 @@
+//! Integration tests: the real server on port 0, spoken to over HTTP, on SQLite and on
+//! PostgreSQL (one test binary, ARCHITECTURE convention 11).
+
+mod accounts;
+mod apps;
+mod harness;
+mod sync;
+
+/// Runs an `async fn(&TestServer)` scenario once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = $crate::harness::TestServer::start($crate::harness::Backend::Sqlite).await.unwrap();
+                    super::$name(&server).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(server) = $crate::harness::TestServer::start($crate::harness::Backend::Postgres).await {
+                        super::$name(&server).await;
+                    }
+                }
+            )*
+        }
+    };
+}
