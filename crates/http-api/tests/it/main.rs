@@ -1,5 +1,7 @@
 //! Integration tests: the real server on port 0, spoken to over HTTP, on SQLite and on
 //! PostgreSQL (one test binary, ARCHITECTURE convention 11).
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
 mod apps;
