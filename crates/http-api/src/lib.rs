@@ -15,6 +15,7 @@ use domain::services::configs::ConfigService;
 use domain::services::entities::EntityService;
 use domain::services::sync::SyncService;
 use domain::services::user_admin::UserAdminService;
+use domain::services::users_api::{UsersApiPorts, UsersApiService, UsersApiSettings};
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ pub struct Settings {
     pub storage: &'static str,
     /// Access and refresh token lifetimes, login limits.
     pub auth: AuthSettings,
+    /// Mark the Users-API session cookie `Secure` (on unless serving plain HTTP locally).
+    pub secure_cookies: bool,
 }
 
 /// Everything a handler needs: the use-case services and the settings.
@@ -47,6 +50,8 @@ pub struct AppState {
     pub sync: SyncService,
     /// Entity queries and duplicates.
     pub entities: EntityService,
+    /// The Users API.
+    pub users_api: UsersApiService,
     /// The storage ports (readiness probe).
     pub stores: Stores,
     /// Settings.
@@ -72,6 +77,16 @@ impl AppState {
             clock: clock.clone(),
             ids: ids.clone(),
         };
+        let users_api = UsersApiService::new(
+            UsersApiPorts {
+                store: stores.users_api.clone(),
+                login_throttle: stores.login_throttle.clone(),
+                hasher: ports.hasher.clone(),
+                clock: clock.clone(),
+                ids: ids.clone(),
+            },
+            UsersApiSettings::default(),
+        );
         let auth = AuthService::new(ports.clone(), settings.auth.clone());
         let user_admin = UserAdminService::new(&ports, auth.principal_cache());
         AppState {
@@ -89,6 +104,7 @@ impl AppState {
                 stores.configs.clone(),
                 clock.clone(),
             ),
+            users_api,
             entities: EntityService::new(
                 stores.events.clone(),
                 stores.entities.clone(),

@@ -30,6 +30,10 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// `ADMIN_PASSWORD` of the first admin.
     pub admin_password: Option<Secret>,
+    /// `USERS_ADMIN_APP_ID` of the Users-API admin app (default `admin`).
+    pub users_admin_app_id: Option<String>,
+    /// `USERS_ADMIN_PASSWORD` of the Users-API admin app (random and printed when unset).
+    pub users_admin_password: Option<Secret>,
     /// `PUBLIC_BASE_URL` for artifacts.
     pub public_base_url: Option<String>,
     /// `LOG_FORMAT=json` for JSON logs.
@@ -76,6 +80,8 @@ impl Config {
             jwt_secret: var("JWT_SECRET").map(Secret),
             admin_email: var("ADMIN_EMAIL"),
             admin_password: var("ADMIN_PASSWORD").map(Secret),
+            users_admin_app_id: var("USERS_ADMIN_APP_ID"),
+            users_admin_password: var("USERS_ADMIN_PASSWORD").map(Secret),
             public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
             json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             access_ttl_secs: number("ACCESS_TOKEN_TTL_SECS")?,

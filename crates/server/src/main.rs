@@ -153,10 +153,16 @@ fn state(config: &Config, stores: Stores, storage: &'static str) -> Result<AppSt
     if let Some(ttl) = config.refresh_ttl_secs {
         auth.refresh_ttl_secs = ttl;
     }
+    // Plain-HTTP local use (no https public URL) cannot send Secure cookies back.
+    let secure_cookies = config
+        .public_base_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
     let settings = Settings {
         public_base_url: config.public_base_url.clone(),
         storage,
         auth,
+        secure_cookies,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
@@ -183,6 +189,20 @@ async fn serve(config: Config) -> Result<(), String> {
             ),
             None => tracing::info!(email = %admin.email, "first admin created"),
         }
+    }
+    let users_admin = state
+        .users_api
+        .bootstrap_admin_app(
+            config.users_admin_app_id.as_deref(),
+            config.users_admin_password.as_ref().map(|s| s.0.as_str()),
+        )
+        .await
+        .map_err(|e| e.message)?;
+    if let Some(password) = users_admin {
+        println!(
+            "Users API admin app created: {}\nPassword (shown once): {password}\n",
+            config.users_admin_app_id.as_deref().unwrap_or("admin")
+        );
     }
     let listener = std::net::TcpListener::bind((config.bind.as_str(), config.port))
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.bind, config.port))?;

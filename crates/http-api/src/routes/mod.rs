@@ -5,6 +5,7 @@ mod accounts;
 mod apps;
 mod health;
 mod sync;
+mod users_api;
 
 use crate::error::ApiError;
 use crate::{DEFAULT_BODY_LIMIT, PUSH_BODY_LIMIT};
@@ -22,6 +23,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .configure(accounts::configure)
         .configure(apps::configure)
         .configure(sync::configure)
+        .configure(users_api::configure)
         .default_service(web::to(not_found));
 }
 

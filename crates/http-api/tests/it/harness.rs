@@ -23,6 +23,7 @@ pub enum Backend {
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "admin1@-long-enough";
+pub const USERS_ADMIN_PASSWORD: &str = "users-admin-password";
 
 fn unique() -> String {
     format!(
@@ -144,6 +145,7 @@ impl TestServer {
                 Backend::Sqlite => "sqlite",
                 Backend::Postgres => "postgres",
             },
+            secure_cookies: false,
             auth: AuthSettings {
                 principal_cache_ttl_ms: 0,
                 ..AuthSettings::default()
@@ -160,6 +162,11 @@ impl TestServer {
         state
             .user_admin
             .bootstrap_admin(Some(ADMIN_EMAIL), Some(ADMIN_PASSWORD))
+            .await
+            .unwrap();
+        state
+            .users_api
+            .bootstrap_admin_app(Some("admin"), Some(USERS_ADMIN_PASSWORD))
             .await
             .unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -7,6 +7,7 @@ mod accounts;
 mod apps;
 mod harness;
 mod sync;
+mod users_api;
 
 /// Runs an `async fn(&TestServer)` scenario once per backend.
 #[macro_export]
