@@ -227,9 +227,35 @@ fn reject(raw: &Value, code: RejectCode, error: &str) -> Rejection {
     }
 }
 
+/// Whether any key or string inside `map` holds a NUL character.
+fn has_nul(map: &Map<String, Value>) -> bool {
+    let mut stack: Vec<&Value> = Vec::new();
+    for (k, v) in map {
+        if k.contains('\0') {
+            return true;
+        }
+        stack.push(v);
+    }
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::Array(items) => stack.extend(items),
+            Value::Object(inner) => {
+                if inner.keys().any(|k| k.contains('\0')) {
+                    return true;
+                }
+                stack.extend(inner.values());
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 fn guid_field(raw: &Value, key: &str) -> Option<String> {
     let s = raw.get(key)?.as_str()?;
-    (!s.is_empty() && s.chars().count() <= MAX_GUID_CHARS).then(|| s.to_owned())
+    (!s.is_empty() && !s.contains('\0') && s.chars().count() <= MAX_GUID_CHARS)
+        .then(|| s.to_owned())
 }
 
 fn valid_type(t: &str) -> bool {
@@ -291,11 +317,16 @@ pub fn validate_event(raw: &Value) -> Result<Event, Rejection> {
             ))
         }
     };
-    if serde_json::to_vec(&data)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX)
-        > MAX_DATA_BYTES
-    {
+    let serialized = serde_json::to_string(&data).unwrap_or_default();
+    if has_nul(&data) {
+        // PostgreSQL cannot store NUL in text or JSONB; reject it on every backend alike.
+        return Err(reject(
+            raw,
+            RejectCode::InvalidData,
+            "data must not contain NUL characters",
+        ));
+    }
+    if serialized.is_empty() || serialized.len() > MAX_DATA_BYTES {
         return Err(reject(
             raw,
             RejectCode::DataTooLarge,
@@ -314,7 +345,7 @@ pub fn validate_event(raw: &Value) -> Result<Event, Rejection> {
             )
         })?;
     let user_id = match raw.get("userId") {
-        Some(Value::String(s)) if !s.is_empty() => UserRef::Text(s.clone()),
+        Some(Value::String(s)) if !s.is_empty() && !s.contains('\0') => UserRef::Text(s.clone()),
         Some(Value::Number(n)) => UserRef::Number(n.clone()),
         _ => {
             return Err(reject(
@@ -436,6 +467,36 @@ mod tests {
                 m.insert("data".into(), json!({"x": "y".repeat(MAX_DATA_BYTES)}));
             }),
             RejectCode::DataTooLarge
+        );
+        assert_eq!(
+            code_of(|m| {
+                m.insert("data".into(), json!({"x\u{0}": "a"}));
+            }),
+            RejectCode::InvalidData
+        );
+        assert_eq!(
+            code_of(|m| {
+                m.insert("data".into(), json!({"x": {"y": ["a\u{0}b"]}}));
+            }),
+            RejectCode::InvalidData
+        );
+        // The six characters `\u0000` in a string are ordinary text.
+        assert!(
+            validate_event(&json!({"guid": "g", "entityGuid": "e", "type": "t",
+            "data": {"x": "\\u0000"}, "timestamp": "2024-01-01T00:00:00Z", "userId": 1}))
+            .is_ok()
+        );
+        assert_eq!(
+            code_of(|m| {
+                m.insert("guid".into(), json!("g\u{0}"));
+            }),
+            RejectCode::InvalidGuid
+        );
+        assert_eq!(
+            code_of(|m| {
+                m.insert("userId".into(), json!("u\u{0}"));
+            }),
+            RejectCode::InvalidUserId
         );
         assert_eq!(
             code_of(|m| {
