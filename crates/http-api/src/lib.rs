@@ -102,6 +102,7 @@ impl AppState {
                 stores.events.clone(),
                 stores.entities.clone(),
                 stores.configs.clone(),
+                stores.audit.clone(),
                 clock.clone(),
             ),
             users_api,

@@ -34,6 +34,7 @@ pub struct AuditEntry {
 }
 
 /// Storage of a tenant's audit log.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends entries; an entry whose `guid` is already stored for the tenant is ignored

@@ -4,9 +4,12 @@ use crate::config::AppConfig;
 use crate::cursor::{Cursor, Seq, Since};
 use crate::error::DomainError;
 use crate::event::{validate_event, Event, Rejection, SyncLevel};
-use crate::ports::{Clock, ConfigRecord, ConfigStore, EntityStore, EventStore, PushBatch};
+use crate::ports::{
+    AuditEntry, AuditStore, Clock, ConfigRecord, ConfigStore, EntityStore, EventStore, PushBatch,
+};
 use crate::principal::Principal;
 use crate::tenant::TenantId;
+use crate::time::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -58,6 +61,7 @@ pub struct SyncService {
     events: Arc<dyn EventStore>,
     entities: Arc<dyn EntityStore>,
     configs: Arc<dyn ConfigStore>,
+    audit: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
 }
 
@@ -67,14 +71,125 @@ impl SyncService {
         events: Arc<dyn EventStore>,
         entities: Arc<dyn EntityStore>,
         configs: Arc<dyn ConfigStore>,
+        audit: Arc<dyn AuditStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         SyncService {
             events,
             entities,
             configs,
+            audit,
             clock,
         }
+    }
+
+    /// `POST /api/sync/push/audit-logs {configId, auditLogs: [...]}`: stores the entries with
+    /// `userId` set to the caller (clients cannot write in someone else's name); an entry
+    /// whose guid is already stored is ignored. Returns `{status, stored}`.
+    ///
+    /// # Errors
+    /// 400 `INVALID_BODY` (not an array, or an entry without `guid`/`timestamp`/`action`);
+    /// 403; 404; storage errors.
+    pub async fn push_audit(&self, who: &Principal, body: &Value) -> Result<Value, DomainError> {
+        let config_id = body.get("configId").and_then(Value::as_str);
+        let (tenant, _) = tenant_of(self.configs.as_ref(), who, config_id).await?;
+        let raw = body
+            .get("auditLogs")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                DomainError::bad_request("INVALID_BODY", "auditLogs must be an array")
+            })?;
+        if raw.len() > MAX_PUSH_EVENTS {
+            return Err(DomainError::new(
+                crate::error::ErrorKind::TooLarge,
+                "TOO_MANY_EVENTS",
+                format!("At most {MAX_PUSH_EVENTS} audit entries per push"),
+            ));
+        }
+        let mut entries = Vec::with_capacity(raw.len());
+        for (i, item) in raw.iter().enumerate() {
+            let mut item = item.clone();
+            if let Value::Object(map) = &mut item {
+                map.insert("userId".into(), Value::String(who.user_id.to_string()));
+            }
+            let entry: AuditEntry = serde_json::from_value(item).map_err(|_| {
+                DomainError::bad_request(
+                    "INVALID_BODY",
+                    format!("auditLogs[{i}] needs guid, timestamp, userId and action"),
+                )
+            })?;
+            entries.push(entry);
+        }
+        let stored = self.audit.append_audit(&tenant, &entries).await?;
+        Ok(serde_json::json!({"status": "success", "stored": stored}))
+    }
+
+    /// `GET /api/sync/pull/audit-logs?configId=&since=&after=&limit=`: entries with a timestamp
+    /// after `since` (all when absent), in storage order, each with its `id`; pass the last
+    /// `id` as `after` for the next page. Legacy shape: a bare array.
+    ///
+    /// # Errors
+    /// 400 `INVALID_SINCE` / `INVALID_LIMIT`; 403; 404; storage errors.
+    pub async fn pull_audit(
+        &self,
+        who: &Principal,
+        config_id: Option<&str>,
+        since: Option<&str>,
+        after: Option<i64>,
+        limit: Option<&str>,
+    ) -> Result<Vec<Value>, DomainError> {
+        let (tenant, _) = tenant_of(self.configs.as_ref(), who, config_id).await?;
+        let since = match since.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(text) => Some(Timestamp::parse(text).ok_or_else(|| {
+                DomainError::bad_request("INVALID_SINCE", "since must be an ISO-8601 timestamp")
+            })?),
+        };
+        let limit = parse_limit(limit)?;
+        let rows = self
+            .audit
+            .list_audit(&tenant, since, after.unwrap_or(0), limit)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, entry)| {
+                let mut v = serde_json::to_value(entry).unwrap_or_default();
+                v["id"] = Value::from(id);
+                v
+            })
+            .collect())
+    }
+
+    /// `GET /api/sync/rejected?configId=&after=&limit=` (admin): quarantined events with
+    /// their reason, oldest first; `nextAfter` continues.
+    ///
+    /// # Errors
+    /// 403 `ADMIN_REQUIRED`; 400 `INVALID_LIMIT`; 404; storage errors.
+    pub async fn rejected(
+        &self,
+        who: &Principal,
+        config_id: Option<&str>,
+        after: Option<i64>,
+        limit: Option<&str>,
+    ) -> Result<Value, DomainError> {
+        who.require_admin()?;
+        let (tenant, _) = tenant_of(self.configs.as_ref(), who, config_id).await?;
+        let limit = parse_limit(limit)?;
+        let rows = self
+            .events
+            .quarantined(&tenant, after.unwrap_or(0), limit)
+            .await?;
+        let next = (rows.len() == limit as usize)
+            .then(|| rows.last().map(|r| r.id))
+            .flatten();
+        let events: Vec<Value> = rows
+            .into_iter()
+            .map(|q| {
+                serde_json::json!({"id": q.id, "event": q.raw, "code": q.code, "error": q.error,
+                                   "receivedAt": q.received_at, "pushedBy": q.pushed_by})
+            })
+            .collect();
+        Ok(serde_json::json!({"events": events, "nextAfter": next}))
     }
 
     /// Pushes a batch: `{configId?, events: [...]}`. Valid events are stored with sync

@@ -18,6 +18,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     )
     .route("/api/sync/pull", web::get().to(pull))
     .route("/api/sync/pull/callback", web::get().to(pull_callback))
+    .service(
+        web::resource("/api/sync/push/audit-logs")
+            .app_data(push_json_config())
+            .route(web::post().to(push_audit)),
+    )
+    .route("/api/sync/pull/audit-logs", web::get().to(pull_audit))
+    .route("/api/sync/rejected", web::get().to(rejected))
     .route("/api/entities", web::get().to(entities))
     .route("/api/entities/count", web::get().to(count))
     .route("/api/entities/count-by-form", web::get().to(count_by_form))
@@ -81,6 +88,54 @@ async fn pull_callback(
     )
     .await?;
     Ok(HttpResponse::Ok().json(json!({"status": "not implemented"})))
+}
+
+async fn push_audit(
+    state: web::Data<AppState>,
+    who: AuthUser,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.sync.push_audit(&who.0, &body).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageQuery {
+    config_id: Option<String>,
+    since: Option<String>,
+    after: Option<i64>,
+    limit: Option<String>,
+}
+
+async fn pull_audit(
+    state: web::Data<AppState>,
+    who: AuthUser,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = state
+        .sync
+        .pull_audit(
+            &who.0,
+            q.config_id.as_deref(),
+            q.since.as_deref(),
+            q.after,
+            q.limit.as_deref(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+async fn rejected(
+    state: web::Data<AppState>,
+    who: AuthUser,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(
+        state
+            .sync
+            .rejected(&who.0, q.config_id.as_deref(), q.after, q.limit.as_deref())
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -13,7 +13,61 @@ crate::on_both_backends!(
     two_devices_converge,
     tenant_matrix_and_guid_reuse_across_tenants,
     entities_and_duplicates_routes,
+    audit_logs_and_quarantine,
 );
+
+async fn audit_logs_and_quarantine(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.create_config(&admin, "prog").await;
+    let user = s.user_token(&admin, "u@example.org", &["prog"]).await;
+    let entry = |g: &str| json!({"guid": g, "timestamp": "2024-01-01T00:00:00Z", "userId": "spoofed", "action": "create-individual", "eventGuid": "e", "entityGuid": "p", "changes": {"a": 1}, "signature": ""});
+    let r = s
+        .post(
+            "/api/sync/push/audit-logs",
+            &user,
+            json!({"configId": "prog", "auditLogs": [entry("a1"), entry("a2")]}),
+        )
+        .await;
+    assert_eq!(r.body, json!({"status": "success", "stored": 2}));
+    let r = s
+        .post(
+            "/api/sync/push/audit-logs",
+            &user,
+            json!({"configId": "prog", "auditLogs": [entry("a1")]}),
+        )
+        .await;
+    assert_eq!(r.body["stored"], 0, "idempotent by guid");
+    let page = s
+        .get("/api/sync/pull/audit-logs?configId=prog&limit=1", &user)
+        .await
+        .body;
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    assert_ne!(page[0]["userId"], "spoofed");
+    let after = page[0]["id"].as_i64().unwrap();
+    let next = s
+        .get(
+            &format!("/api/sync/pull/audit-logs?configId=prog&after={after}"),
+            &user,
+        )
+        .await
+        .body;
+    assert_eq!(next[0]["guid"], "a2");
+    s.get("/api/sync/pull/audit-logs?configId=other", &user)
+        .await
+        .expect_error(403, "TENANT_FORBIDDEN");
+    s.get("/api/sync/rejected?configId=prog", &user)
+        .await
+        .expect_error(403, "ADMIN_REQUIRED");
+    s.push(
+        &user,
+        "prog",
+        vec![json!({"guid": "bad", "entityGuid": "", "type": "x"})],
+    )
+    .await;
+    let q = s.get("/api/sync/rejected?configId=prog", &admin).await.body;
+    assert_eq!(q["events"][0]["code"], "INVALID_ENTITY_GUID");
+    assert_eq!(q["events"][0]["event"]["guid"], "bad");
+}
 
 fn guids(events: &[Value]) -> BTreeSet<String> {
     events

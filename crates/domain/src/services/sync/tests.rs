@@ -1,8 +1,10 @@
 use super::*;
 use crate::error::ErrorKind;
 use crate::event::RejectCode;
+use crate::ports::AuditEntry;
 use crate::ports::{
-    MockClock, MockConfigStore, MockEntityStore, MockEventStore, PushOutcome, Role, StoredEvent,
+    MockAuditStore, MockClock, MockConfigStore, MockEntityStore, MockEventStore, PushOutcome, Role,
+    StoredEvent,
 };
 use crate::time::Timestamp;
 use serde_json::json;
@@ -50,6 +52,7 @@ fn service(
         Arc::new(events),
         Arc::new(entities),
         Arc::new(configs),
+        Arc::new(MockAuditStore::new()),
         Arc::new(clock()),
     )
 }
@@ -321,4 +324,79 @@ fn limit_is_clamped() {
     assert_eq!(parse_limit(None).unwrap(), DEFAULT_PULL_LIMIT);
     assert_eq!(parse_limit(Some("999999")).unwrap(), MAX_PULL_LIMIT);
     assert_eq!(parse_limit(Some("10")).unwrap(), 10);
+}
+
+#[tokio::test]
+async fn audit_push_overwrites_the_author_and_pull_pages() {
+    let mut audit = MockAuditStore::new();
+    audit.expect_append_audit().returning(|t, entries| {
+        assert_eq!(t.as_str(), "prog");
+        assert_eq!(entries[0].user_id, "7");
+        Ok(entries.len() as u64)
+    });
+    audit
+        .expect_list_audit()
+        .returning(|_, since, after, limit| {
+            assert_eq!((since.map(|s| s.millis()), after, limit), (Some(0), 3, 2));
+            let entry = AuditEntry {
+                guid: "a1".into(),
+                timestamp: Timestamp::EPOCH,
+                user_id: "7".into(),
+                action: "create-individual".into(),
+                event_guid: String::new(),
+                entity_guid: String::new(),
+                changes: json!({}),
+                signature: String::new(),
+            };
+            Ok(vec![(4, entry)])
+        });
+    let svc = SyncService::new(
+        Arc::new(MockEventStore::new()),
+        Arc::new(MockEntityStore::new()),
+        Arc::new(configs_with("prog", false)),
+        Arc::new(audit),
+        Arc::new(clock()),
+    );
+    let who = user(&["prog"]);
+    let body = json!({"configId": "prog", "auditLogs": [{"guid": "a1", "timestamp": "2024-01-01T00:00:00Z",
+        "userId": "someone-else", "action": "create-individual", "changes": {}}]});
+    assert_eq!(
+        svc.push_audit(&who, &body).await.unwrap(),
+        json!({"status": "success", "stored": 1})
+    );
+    let err = svc
+        .push_audit(
+            &who,
+            &json!({"configId": "prog", "auditLogs": [{"guid": 1}]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_BODY");
+    let err = svc
+        .push_audit(&who, &json!({"configId": "other", "auditLogs": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+    let page = svc
+        .pull_audit(
+            &who,
+            Some("prog"),
+            Some("1970-01-01T00:00:00Z"),
+            Some(3),
+            Some("2"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page[0]["id"], 4);
+    assert_eq!(page[0]["guid"], "a1");
+    let err = svc
+        .pull_audit(&who, Some("prog"), Some("bad"), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_SINCE");
+    let err = svc
+        .rejected(&who, Some("prog"), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ADMIN_REQUIRED");
 }
