@@ -382,7 +382,41 @@ pub fn validate_event(raw: &Value) -> Result<Event, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    "(guid|entityGuid|type|data|timestamp|userId|syncLevel|[a-z]{1,5})",
+                    inner,
+                    0..8
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+        /// The validator never panics, and what it accepts round-trips through the wire form.
+        #[test]
+        fn validator_never_panics(raw in arb_json()) {
+            if let Ok(event) = validate_event(&raw) {
+                let wire = serde_json::to_value(&event).unwrap();
+                prop_assert_eq!(validate_event(&wire).unwrap().content_hash(), event.content_hash());
+            }
+        }
+    }
 
     fn good() -> Value {
         json!({"guid":"e1","entityGuid":"p1","type":"create-individual","data":{"name":"A"},
