@@ -8,7 +8,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use domain::error::DomainError;
 use domain::services::configs::ConfigListParams;
 use serde::Deserialize;
-use serde_json::Value;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/apps", web::get().to(list))
@@ -52,8 +51,10 @@ async fn list(
 async fn create(
     state: web::Data<AppState>,
     who: AdminUser,
-    body: web::Json<Value>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = super::config_body::read(&req, payload).await?;
     Ok(HttpResponse::Ok().json(state.configs.create(&who.0, &body).await?))
 }
 
@@ -69,8 +70,10 @@ async fn update(
     state: web::Data<AppState>,
     who: AdminUser,
     id: web::Path<String>,
-    body: web::Json<Value>,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = super::config_body::read(&req, payload).await?;
     Ok(HttpResponse::Ok().json(state.configs.update(&who.0, &id, &body).await?))
 }
 

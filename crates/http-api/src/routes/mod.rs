@@ -3,6 +3,7 @@
 
 mod accounts;
 mod apps;
+mod config_body;
 mod health;
 mod sync;
 mod users_api;

@@ -6,8 +6,49 @@ use serde_json::json;
 
 crate::on_both_backends!(
     configs_secrets_and_artifacts,
-    config_role_matrix_and_archive
+    config_role_matrix_and_archive,
+    multipart_upload_as_the_admin_ui_sends_it,
 );
+
+async fn multipart_upload_as_the_admin_ui_sends_it(s: &TestServer) {
+    let admin = s.admin_token().await;
+    let boundary = "----dcboundary42";
+    let multipart = |field: &str, json: &str| {
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"config.json\"\r\nContent-Type: application/json\r\n\r\n{json}\r\n--{boundary}--\r\n")
+    };
+    let send = |body: String| {
+        s.client
+            .post(format!("{}/api/apps", s.base))
+            .bearer_auth(&admin)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+    };
+    let r = send(multipart("config", &config_json("multi").to_string()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "success");
+    assert_eq!(
+        s.get("/api/apps/multi", &admin).await.body["name"],
+        "Program multi"
+    );
+    let r = send(multipart("other", "{}")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "NO_CONFIG_FILE"
+    );
+    let r = send(multipart("config", "{not json")).await.unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "INVALID_JSON"
+    );
+}
 
 fn assert_no_secret(text: &str) {
     assert!(!text.contains("planted-secret"), "a secret leaked: {text}");
