@@ -3,6 +3,7 @@
 
 mod auth;
 mod error;
+mod middleware;
 mod routes;
 
 pub use auth::{AdminUser, AuthUser, SyncUser};
@@ -36,6 +37,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Mark the Users-API session cookie `Secure` (on unless serving plain HTTP locally).
     pub secure_cookies: bool,
+    /// Origins allowed to call the Users-API session routes (`ALLOWED_ORIGINS`).
+    pub allowed_origins: Vec<String>,
 }
 
 /// Everything a handler needs: the use-case services and the settings.
@@ -133,12 +136,19 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let origins = state.settings.allowed_origins.clone();
     let state = web::Data::new(state);
-    let server = HttpServer::new(move || App::new().app_data(state.clone()).configure(configure))
-        .listen(listener)?
-        .shutdown_timeout(10)
-        .disable_signals()
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(middleware::request_id))
+            .wrap(middleware::cors(origins.clone()))
+            .configure(configure)
+    })
+    .listen(listener)?
+    .shutdown_timeout(10)
+    .disable_signals()
+    .run();
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.await;

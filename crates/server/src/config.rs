@@ -36,6 +36,8 @@ pub struct Config {
     pub users_admin_password: Option<Secret>,
     /// `PUBLIC_BASE_URL` for artifacts.
     pub public_base_url: Option<String>,
+    /// `ALLOWED_ORIGINS` (comma-separated) that may call the Users-API session routes.
+    pub allowed_origins: Vec<String>,
     /// `LOG_FORMAT=json` for JSON logs.
     pub json_logs: bool,
     /// `ACCESS_TOKEN_TTL_SECS` (default 3600).
@@ -83,6 +85,14 @@ impl Config {
             users_admin_app_id: var("USERS_ADMIN_APP_ID"),
             users_admin_password: var("USERS_ADMIN_PASSWORD").map(Secret),
             public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            allowed_origins: var("ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             access_ttl_secs: number("ACCESS_TOKEN_TTL_SECS")?,
             refresh_ttl_secs: number("REFRESH_TOKEN_TTL_SECS")?,

@@ -163,6 +163,7 @@ fn state(config: &Config, stores: Stores, storage: &'static str) -> Result<AppSt
         storage,
         auth,
         secure_cookies,
+        allowed_origins: config.allowed_origins.clone(),
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);

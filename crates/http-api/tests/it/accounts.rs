@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 crate::on_both_backends!(
+    cors_and_request_ids,
     health_and_error_bodies,
     login_refresh_rotation_and_reuse,
     auth_header_errors,
@@ -244,4 +245,50 @@ async fn deleted_and_demoted_users_lose_access(s: &TestServer) {
     s.get("/api/users/me", token)
         .await
         .expect_error(401, "INVALID_TOKEN");
+}
+
+async fn cors_and_request_ids(s: &TestServer) {
+    let preflight = |path: &str, origin: &str| {
+        s.client
+            .request(Method::OPTIONS, format!("{}{path}", s.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let r = preflight("/api/sync/push", "http://anywhere.example")
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://anywhere.example"
+    );
+    let r = preflight("/auth/login", "http://admin.example.org")
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    let r = preflight("/auth/login", "http://evil.example")
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    let r = s
+        .client
+        .get(format!("{}/health", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.headers()["x-request-id"].is_empty());
+    let r = s
+        .client
+        .get(format!("{}/health", s.base))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
 }

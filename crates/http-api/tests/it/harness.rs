@@ -146,6 +146,7 @@ impl TestServer {
                 Backend::Postgres => "postgres",
             },
             secure_cookies: false,
+            allowed_origins: vec!["http://admin.example.org".into()],
             auth: AuthSettings {
                 principal_cache_ttl_ms: 0,
                 ..AuthSettings::default()
