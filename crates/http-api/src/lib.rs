@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod middleware;
+mod qr;
 mod routes;
 
 pub use auth::{AdminUser, AuthUser, SyncUser};

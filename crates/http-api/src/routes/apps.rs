@@ -123,16 +123,22 @@ async fn artifact(
     req: HttpRequest,
     file: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(artifact_id) = file.strip_suffix(".json") else {
-        return Err(ApiError(DomainError::not_found(
+    let not_found = || {
+        ApiError(DomainError::not_found(
             "ARTIFACT_NOT_FOUND",
             "Config not found",
-        )));
+        ))
     };
-    let body = state
-        .configs
-        .artifact(artifact_id, &base_url(&state, &req))
-        .await?;
+    let base = base_url(&state, &req);
+    if let Some(artifact_id) = file.strip_suffix(".png") {
+        // Only artifacts that exist get a code (the lookup also validates the id).
+        state.configs.artifact(artifact_id, &base).await?;
+        let url = format!("{base}/artifacts/{artifact_id}.json");
+        let image = crate::qr::png(&url).ok_or_else(not_found)?;
+        return Ok(HttpResponse::Ok().content_type("image/png").body(image));
+    }
+    let artifact_id = file.strip_suffix(".json").ok_or_else(not_found)?;
+    let body = state.configs.artifact(artifact_id, &base).await?;
     let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
     Ok(HttpResponse::Ok()
         .content_type("application/json")
