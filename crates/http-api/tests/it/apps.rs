@@ -99,6 +99,23 @@ async fn configs_secrets_and_artifacts(s: &TestServer) {
     )
     .await
     .expect_error(404, "ARTIFACT_NOT_FOUND");
+    let r = s
+        .client
+        .get(format!("{}/artifacts/{artifact}.png", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(&r.bytes().await.unwrap()[..4], b"\x89PNG");
+    s.call(
+        Method::GET,
+        "/artifacts/ffffffffffffffffffffffffffffffff.png",
+        None,
+        None,
+    )
+    .await
+    .expect_error(404, "ARTIFACT_NOT_FOUND");
     let public = s
         .call(Method::GET, "/api/apps/prog/public", None, None)
         .await;
