@@ -3,6 +3,7 @@
 
 mod auth;
 mod error;
+mod metrics;
 mod middleware;
 mod qr;
 mod routes;
@@ -139,9 +140,11 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let origins = state.settings.allowed_origins.clone();
     let state = web::Data::new(state);
+    let metrics = web::Data::new(metrics::Metrics::default());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(metrics.clone())
             .wrap(actix_web::middleware::from_fn(middleware::request_id))
             .wrap(middleware::cors(origins.clone()))
             .configure(configure)

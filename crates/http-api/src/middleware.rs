@@ -43,7 +43,7 @@ fn sane(id: &str) -> bool {
 }
 
 /// Gives every request an id (echoed in `x-request-id`) and logs method, route pattern,
-/// status and latency — never bodies, query strings or headers.
+/// status and latency (also into the metrics) — never bodies, query strings or headers.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -63,10 +63,17 @@ pub async fn request_id(
         });
     let method = req.method().clone();
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::metrics::Metrics>>()
+        .cloned();
     let started = Instant::now();
     let mut res = next.call(req).await?;
-    tracing::info!(request_id = %id, %method, route = %route, status = res.status().as_u16(),
-                   micros = started.elapsed().as_micros() as u64, "request");
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    tracing::info!(request_id = %id, %method, route = %route, status, micros = elapsed.as_micros() as u64, "request");
+    if let Some(m) = metrics {
+        m.observe(method.as_str(), &route, status, elapsed.as_secs_f64());
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID), value);

@@ -9,7 +9,8 @@ use serde_json::json;
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health", web::get().to(health))
         .route("/api/health", web::get().to(ready))
-        .route("/api/server-info", web::get().to(server_info));
+        .route("/api/server-info", web::get().to(server_info))
+        .route("/metrics", web::get().to(metrics));
 }
 
 fn now_iso() -> String {
@@ -45,4 +46,10 @@ async fn server_info(state: web::Data<AppState>) -> HttpResponse {
         "storage": state.settings.storage,
         "features": ["cursor-pull", "per-event-push-outcome", "quarantine", "refresh-tokens", "deterministic-entities"],
     }))
+}
+
+async fn metrics(metrics: web::Data<crate::metrics::Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render())
 }

@@ -6,6 +6,7 @@ use serde_json::json;
 
 crate::on_both_backends!(
     cors_and_request_ids,
+    metrics_are_exposed,
     health_and_error_bodies,
     login_refresh_rotation_and_reuse,
     auth_header_errors,
@@ -291,4 +292,25 @@ async fn cors_and_request_ids(s: &TestServer) {
         .await
         .unwrap();
     assert_eq!(r.headers()["x-request-id"], "abc-123");
+}
+
+async fn metrics_are_exposed(s: &TestServer) {
+    s.call(Method::GET, "/health", None, None).await;
+    let text = s
+        .client
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\""),
+        "{text}"
+    );
 }
