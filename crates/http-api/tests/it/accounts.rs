@@ -5,6 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 crate::on_both_backends!(
+    login_rate_limit,
     cors_and_request_ids,
     metrics_are_exposed,
     health_and_error_bodies,
@@ -312,5 +313,39 @@ async fn metrics_are_exposed(s: &TestServer) {
     assert!(
         text.contains("http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\""),
         "{text}"
+    );
+}
+
+async fn login_rate_limit(s: &TestServer) {
+    let attempt = |password: &'static str| {
+        s.client
+            .post(format!("{}/api/users/login", s.base))
+            .json(&json!({"email": ADMIN_EMAIL, "password": password}))
+            .send()
+    };
+    let mut limited = None;
+    for _ in 0..15 {
+        let r = attempt("wrong").await.unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = limited.expect("the account is rate limited after repeated failures");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry > 0);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "RATE_LIMITED"
+    );
+    // Even the right password is refused while limited.
+    assert_eq!(
+        attempt(ADMIN_PASSWORD).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
     );
 }
