@@ -38,6 +38,21 @@ pub(crate) fn parse_email(raw: &str) -> Option<String> {
     (!local.is_empty() && domain_ok).then_some(email)
 }
 
+/// Like [`parse_email`], but also accepts a single-label domain such as `localhost`: server
+/// accounts live on private deployments (the default first admin is `admin@localhost`).
+pub(crate) fn parse_account_email(raw: &str) -> Option<String> {
+    parse_email(raw).or_else(|| {
+        let (local, domain) = raw.trim().split_once('@')?;
+        let label_ok = !domain.is_empty()
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        parse_email(&format!("{local}@{domain}.local"))
+            .filter(|_| label_ok)
+            .map(|_| normalize_email(raw))
+    })
+}
+
 /// SHA-256 of `secret` as lower-case hex: how refresh tokens and session ids are stored, so a
 /// leaked table does not yield usable tokens.
 pub(crate) fn sha256_hex(secret: &str) -> String {
@@ -120,6 +135,27 @@ impl DecoyHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_emails_accept_local_hosts() {
+        assert_eq!(
+            parse_account_email(" Bench@LocalHost ").as_deref(),
+            Some("bench@localhost")
+        );
+        assert_eq!(
+            parse_account_email("a@example.org").as_deref(),
+            Some("a@example.org")
+        );
+        for bad in [
+            "bench@",
+            "@localhost",
+            "a b@localhost",
+            "a@local host",
+            "a@b@c",
+        ] {
+            assert_eq!(parse_account_email(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn emails_are_normalized_and_checked() {

@@ -8,7 +8,7 @@
 mod tests;
 
 use super::auth::{AccountPorts, MessageBody, PrincipalCache, UserView};
-use super::credentials::{normalize_email, parse_email};
+use super::credentials::{normalize_email, parse_account_email};
 use crate::error::{DomainError, StoreError};
 use crate::ports::{
     Clock, IdGenerator, NewUser, PasswordHasher, Role, RoleAssignment, User, UserStore,
@@ -82,7 +82,7 @@ fn member<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 fn parse_email_field(value: &Value) -> Result<String, DomainError> {
     value
         .as_str()
-        .and_then(parse_email)
+        .and_then(parse_account_email)
         .ok_or_else(|| DomainError::bad_request("INVALID_EMAIL", "Invalid email address"))
 }
 
