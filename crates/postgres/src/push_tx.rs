@@ -128,12 +128,14 @@ impl EntityTx for PgTx<'_> {
         except: &str,
         limit: u32,
     ) -> Result<Vec<String>, StoreError> {
-        // `match_key IS NOT NULL AND NOT deleted` repeats the partial index's predicate.
+        // `match_key IS NOT NULL AND NOT deleted` repeats the partial index's predicate
+        // literally: a bound `deleted = $n` cannot prove it, and the planner then scanned the
+        // tenant's entities on every probe.
         db(entities::table
             .filter(entities::tenant_id.eq(self.tenant))
             .filter(entities::match_key.eq(key))
             .filter(entities::match_key.is_not_null())
-            .filter(entities::deleted.eq(false))
+            .filter(diesel::dsl::not(entities::deleted))
             .filter(entities::guid.ne(except))
             .order(entities::guid)
             .limit(i64::from(limit))
