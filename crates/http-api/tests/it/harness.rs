@@ -17,6 +17,8 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Which store the server runs on.
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
+    /// The in-memory fake of the domain crate.
+    Memory,
     Sqlite,
     Postgres,
 }
@@ -36,6 +38,7 @@ fn unique() -> String {
 
 /// Cleans up the backend's data when dropped.
 enum Guard {
+    Nothing,
     File(std::path::PathBuf),
     Schema { url: String, schema: String },
 }
@@ -43,6 +46,7 @@ enum Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         match self {
+            Guard::Nothing => {}
             Guard::File(dir) => {
                 let _ = std::fs::remove_dir_all(dir);
             }
@@ -58,6 +62,10 @@ impl Drop for Guard {
 
 fn stores(backend: Backend) -> Option<(Stores, Guard)> {
     match backend {
+        Backend::Memory => Some((
+            Stores::from_one(Arc::new(domain::fake::store::MemStore::default())),
+            Guard::Nothing,
+        )),
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("dc-http-{}", unique()));
             let store = sqlite_store::SqliteStore::open(&format!(
@@ -142,6 +150,7 @@ impl TestServer {
         let settings = Settings {
             public_base_url: Some("http://sync.example.org".into()),
             storage: match backend {
+                Backend::Memory => "memory",
                 Backend::Sqlite => "sqlite",
                 Backend::Postgres => "postgres",
             },

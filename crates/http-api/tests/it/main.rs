@@ -9,10 +9,20 @@ mod harness;
 mod sync;
 mod users_api;
 
-/// Runs an `async fn(&TestServer)` scenario once per backend.
+/// Runs an `async fn(&TestServer)` scenario once per backend (the in-memory fake too, so
+/// the fake meets the same contract as the real stores).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = $crate::harness::TestServer::start($crate::harness::Backend::Memory).await.unwrap();
+                    super::$name(&server).await;
+                }
+            )*
+        }
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

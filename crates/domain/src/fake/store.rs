@@ -1,0 +1,783 @@
+//! [`MemStore`]: every async storage port in memory, for tests of the layers above the
+//! stores. Pushes run the same [`push_in_tx`] as the databases, on a copy of the tenant that
+//! replaces it only on success (an atomic batch).
+
+use super::tenant::MemTenant;
+use crate::cursor::Seq;
+use crate::entity::Entity;
+use crate::error::StoreError;
+use crate::materialize::push_in_tx;
+use crate::ports::{
+    AuditEntry, AuditStore, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore, ConfigSummary,
+    DuplicatePair, EntityQuery, EntityStore, EventFilter, EventStore, LoginThrottleStore, NewUser,
+    PushBatch, PushOutcome, QuarantinedEvent, RefreshToken, RefreshTokenStore, RefreshUse,
+    StoredEvent, User, UserRecord, UserStore, UsersApiStore, UsersApp, UsersSession,
+};
+use crate::tenant::TenantId;
+use crate::time::Timestamp;
+use crate::users_schema::UserSchema;
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Default)]
+struct State {
+    configs: BTreeMap<String, ConfigRecord>,
+    tenants: HashMap<String, MemTenant>,
+    users: BTreeMap<i64, User>,
+    next_user: i64,
+    refresh: HashMap<String, (RefreshToken, bool, bool)>,
+    failures: Vec<(String, Timestamp)>,
+    audit: Vec<(i64, String, AuditEntry)>,
+    apps: BTreeMap<String, UsersApp>,
+    schemas: BTreeMap<(String, i64), UserSchema>,
+    records: BTreeMap<(String, String), UserRecord>,
+    sessions: HashMap<String, UsersSession>,
+}
+
+/// All storage ports in memory (see the module documentation).
+#[derive(Default)]
+pub struct MemStore {
+    state: Mutex<State>,
+}
+
+impl MemStore {
+    fn lock(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::internal("poisoned"))
+    }
+}
+
+fn live(t: Option<&MemTenant>) -> Vec<Entity> {
+    t.map(|t| {
+        t.entities()
+            .values()
+            .filter(|r| !r.deleted)
+            .map(|r| r.entity.clone())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+#[async_trait]
+impl EventStore for MemStore {
+    async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, StoreError> {
+        let mut s = self.lock()?;
+        if !s.configs.contains_key(tenant.as_str()) {
+            return Err(StoreError::NotFound);
+        }
+        let mut copy = s.tenants.get(tenant.as_str()).cloned().unwrap_or_default();
+        let out = push_in_tx(&mut copy, &batch)?;
+        s.tenants.insert(tenant.as_str().to_owned(), copy);
+        Ok(out)
+    }
+
+    async fn pull(
+        &self,
+        tenant: &TenantId,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let s = self.lock()?;
+        Ok(s.tenants.get(tenant.as_str()).map_or_else(Vec::new, |t| {
+            t.events()
+                .iter()
+                .filter(|e| e.seq > after)
+                .take(limit as usize)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn first_seq_at_or_after(
+        &self,
+        tenant: &TenantId,
+        at: Timestamp,
+    ) -> Result<Option<Seq>, StoreError> {
+        let s = self.lock()?;
+        Ok(s.tenants.get(tenant.as_str()).and_then(|t| {
+            t.events()
+                .iter()
+                .find(|e| e.event.timestamp >= at)
+                .map(|e| e.seq)
+        }))
+    }
+
+    async fn head(&self, tenant: &TenantId) -> Result<Seq, StoreError> {
+        Ok(self
+            .lock()?
+            .tenants
+            .get(tenant.as_str())
+            .map_or(Seq(0), MemTenant::head_seq))
+    }
+
+    async fn list_events(
+        &self,
+        tenant: &TenantId,
+        filter: &EventFilter,
+        after: Seq,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let s = self.lock()?;
+        Ok(s.tenants.get(tenant.as_str()).map_or_else(Vec::new, |t| {
+            t.events()
+                .iter()
+                .filter(|e| e.seq > after)
+                .filter(|e| {
+                    filter
+                        .entity_guid
+                        .as_ref()
+                        .is_none_or(|g| *g == e.event.entity_guid)
+                })
+                .filter(|e| {
+                    filter
+                        .event_type
+                        .as_ref()
+                        .is_none_or(|ty| *ty == e.event.event_type)
+                })
+                .take(limit as usize)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn entity_events(
+        &self,
+        tenant: &TenantId,
+        entity_guid: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let s = self.lock()?;
+        let mut out: Vec<StoredEvent> = s.tenants.get(tenant.as_str()).map_or_else(Vec::new, |t| {
+            t.events()
+                .iter()
+                .filter(|e| e.event.entity_guid == entity_guid)
+                .cloned()
+                .collect()
+        });
+        out.sort_by_key(|e| e.event.key());
+        out.truncate(limit as usize);
+        Ok(out)
+    }
+
+    async fn quarantined(
+        &self,
+        tenant: &TenantId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<QuarantinedEvent>, StoreError> {
+        let s = self.lock()?;
+        Ok(s.tenants.get(tenant.as_str()).map_or_else(Vec::new, |t| {
+            t.quarantine_rows()
+                .iter()
+                .filter(|q| q.id > after)
+                .take(limit as usize)
+                .cloned()
+                .collect()
+        }))
+    }
+}
+
+#[async_trait]
+impl EntityStore for MemStore {
+    async fn list_entities(
+        &self,
+        tenant: &TenantId,
+        q: &EntityQuery,
+    ) -> Result<Vec<Entity>, StoreError> {
+        let s = self.lock()?;
+        let mut all: Vec<Entity> = live(s.tenants.get(tenant.as_str()))
+            .into_iter()
+            .filter(|e| {
+                q.entity_name
+                    .as_deref()
+                    .is_none_or(|n| e.entity_name() == Some(n))
+            })
+            .filter(|e| q.kind.is_none_or(|k| e.kind == k))
+            .filter(|e| {
+                q.name_contains
+                    .as_ref()
+                    .is_none_or(|n| e.name.to_lowercase().contains(&n.to_lowercase()))
+            })
+            .collect();
+        all.sort_by(|a, b| {
+            b.last_updated
+                .cmp(&a.last_updated)
+                .then_with(|| a.guid.cmp(&b.guid))
+        });
+        Ok(all
+            .into_iter()
+            .skip(q.offset as usize)
+            .take(q.limit as usize)
+            .collect())
+    }
+
+    async fn count_entities(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        Ok(live(self.lock()?.tenants.get(tenant.as_str())).len() as u64)
+    }
+
+    async fn count_by_form(&self, tenant: &TenantId) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut out = BTreeMap::new();
+        for e in live(self.lock()?.tenants.get(tenant.as_str())) {
+            if let Some(name) = e.entity_name() {
+                *out.entry(name.to_owned()).or_insert(0) += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_entity(
+        &self,
+        tenant: &TenantId,
+        guid: &str,
+    ) -> Result<Option<Entity>, StoreError> {
+        let s = self.lock()?;
+        Ok(s.tenants
+            .get(tenant.as_str())
+            .and_then(|t| t.entities().get(guid))
+            .filter(|r| !r.deleted)
+            .map(|r| r.entity.clone()))
+    }
+
+    async fn search_entities(
+        &self,
+        tenant: &TenantId,
+        criteria: &[(String, Value)],
+        limit: u32,
+    ) -> Result<Vec<Entity>, StoreError> {
+        let same = |a: &Value, b: &Value| match (a, b) {
+            (Value::String(x), Value::String(y)) => x.to_lowercase() == y.to_lowercase(),
+            _ => a == b,
+        };
+        Ok(live(self.lock()?.tenants.get(tenant.as_str()))
+            .into_iter()
+            .filter(|e| {
+                criteria
+                    .iter()
+                    .all(|(k, v)| e.data.get(k).is_some_and(|d| same(d, v)))
+            })
+            .take(limit as usize)
+            .collect())
+    }
+
+    async fn list_duplicates(
+        &self,
+        tenant: &TenantId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<DuplicatePair>, StoreError> {
+        let s = self.lock()?;
+        Ok(s.tenants.get(tenant.as_str()).map_or_else(Vec::new, |t| {
+            t.duplicates()
+                .iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .map(|(a, b)| DuplicatePair {
+                    entity_guid: a.clone(),
+                    duplicate_guid: b.clone(),
+                })
+                .collect()
+        }))
+    }
+
+    async fn has_duplicates(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()?
+            .tenants
+            .get(tenant.as_str())
+            .is_some_and(|t| !t.duplicates().is_empty()))
+    }
+
+    async fn keep_both(&self, tenant: &TenantId, pair: &DuplicatePair) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        Ok(s.tenants
+            .get_mut(tenant.as_str())
+            .is_some_and(|t| t.keep_both(&pair.entity_guid, &pair.duplicate_guid)))
+    }
+}
+
+fn text_field(record: &ConfigRecord, key: &str) -> String {
+    record
+        .document
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[async_trait]
+impl ConfigStore for MemStore {
+    async fn save_config(&self, record: &ConfigRecord) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        if s.configs
+            .values()
+            .any(|c| c.artifact_id == record.artifact_id && c.id != record.id)
+        {
+            return Err(StoreError::Conflict("configs(artifact_id)".into()));
+        }
+        let created = s
+            .configs
+            .insert(record.id.as_str().to_owned(), record.clone())
+            .is_none();
+        Ok(created)
+    }
+
+    async fn get_config(&self, id: &TenantId) -> Result<Option<ConfigRecord>, StoreError> {
+        Ok(self.lock()?.configs.get(id.as_str()).cloned())
+    }
+
+    async fn config_by_artifact(
+        &self,
+        artifact_id: &str,
+    ) -> Result<Option<ConfigRecord>, StoreError> {
+        Ok(self
+            .lock()?
+            .configs
+            .values()
+            .find(|c| c.artifact_id == artifact_id && c.archived_at.is_none())
+            .cloned())
+    }
+
+    async fn list_configs(&self, q: &ConfigQuery) -> Result<(Vec<ConfigSummary>, u64), StoreError> {
+        let s = self.lock()?;
+        let mut rows: Vec<ConfigSummary> = s
+            .configs
+            .values()
+            .filter(|c| q.include_archived || c.archived_at.is_none())
+            .filter(|c| {
+                q.only
+                    .as_ref()
+                    .is_none_or(|only| only.iter().any(|o| o == c.id.as_str()))
+            })
+            .filter(|c| {
+                q.search.as_ref().is_none_or(|needle| {
+                    [
+                        text_field(c, "name"),
+                        c.id.as_str().to_owned(),
+                        text_field(c, "version"),
+                    ]
+                    .iter()
+                    .any(|h| h.to_lowercase().contains(needle.as_str()))
+                })
+            })
+            .map(|c| ConfigSummary {
+                record: c.clone(),
+                entities_count: live(s.tenants.get(c.id.as_str())).len() as u64,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            let order = match q.sort {
+                ConfigSort::Name => {
+                    text_field(&a.record, "name").cmp(&text_field(&b.record, "name"))
+                }
+                ConfigSort::Id => a.record.id.cmp(&b.record.id),
+                ConfigSort::EntitiesCount => a.entities_count.cmp(&b.entities_count),
+            }
+            .then_with(|| a.record.id.cmp(&b.record.id));
+            if q.descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        let total = rows.len() as u64;
+        Ok((
+            rows.into_iter()
+                .skip(q.offset as usize)
+                .take(q.limit as usize)
+                .collect(),
+            total,
+        ))
+    }
+
+    async fn set_archived(&self, id: &TenantId, at: Option<Timestamp>) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        Ok(s.configs
+            .get_mut(id.as_str())
+            .map(|c| c.archived_at = at)
+            .is_some())
+    }
+
+    async fn purge_config(&self, id: &TenantId) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        s.tenants.remove(id.as_str());
+        s.audit.retain(|(_, t, _)| t != id.as_str());
+        Ok(s.configs.remove(id.as_str()).is_some())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.lock().map(|_| ())
+    }
+}
+
+#[async_trait]
+impl UserStore for MemStore {
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        let mut s = self.lock()?;
+        if s.users.values().any(|u| u.email == user.email) {
+            return Err(StoreError::Conflict("users(email)".into()));
+        }
+        s.next_user += 1;
+        let created = User {
+            id: s.next_user,
+            email: user.email.clone(),
+            password_hash: user.password_hash.clone(),
+            role: user.role,
+            tenant_ids: user.tenant_ids.clone(),
+            role_assignments: user.role_assignments.clone(),
+            created_at: user.created_at,
+        };
+        s.users.insert(created.id, created.clone());
+        Ok(created)
+    }
+
+    async fn get_user(&self, id: i64) -> Result<Option<User>, StoreError> {
+        Ok(self.lock()?.users.get(&id).cloned())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .lock()?
+            .users
+            .values()
+            .find(|u| u.email == email)
+            .cloned())
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        Ok(self.lock()?.users.values().cloned().collect())
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        if s.users
+            .values()
+            .any(|u| u.email == user.email && u.id != user.id)
+        {
+            return Err(StoreError::Conflict("users(email)".into()));
+        }
+        Ok(s.users
+            .get_mut(&user.id)
+            .map(|u| {
+                *u = User {
+                    created_at: u.created_at,
+                    ..user.clone()
+                }
+            })
+            .is_some())
+    }
+
+    async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        s.refresh.retain(|_, (t, _, _)| t.user_id != id);
+        Ok(s.users.remove(&id).is_some())
+    }
+
+    async fn count_admins(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .lock()?
+            .users
+            .values()
+            .filter(|u| u.role == crate::ports::Role::Admin)
+            .count() as u64)
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for MemStore {
+    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
+        self.lock()?
+            .refresh
+            .insert(token.token_hash.clone(), (token.clone(), false, false));
+        Ok(())
+    }
+
+    async fn use_refresh(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<RefreshUse, StoreError> {
+        let mut s = self.lock()?;
+        let Some((token, used, revoked)) = s.refresh.get(token_hash).cloned() else {
+            return Ok(RefreshUse::Invalid);
+        };
+        if used {
+            for (t, _, r) in s.refresh.values_mut() {
+                if t.family_id == token.family_id {
+                    *r = true;
+                }
+            }
+            return Ok(RefreshUse::Reused {
+                user_id: token.user_id,
+            });
+        }
+        if revoked || token.expires_at <= now {
+            return Ok(RefreshUse::Invalid);
+        }
+        s.refresh
+            .insert(token_hash.to_owned(), (token.clone(), true, false));
+        Ok(RefreshUse::Valid(token))
+    }
+
+    async fn revoke_refresh(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        let Some(family) = s
+            .refresh
+            .get(token_hash)
+            .map(|(t, _, _)| t.family_id.clone())
+        else {
+            return Ok(false);
+        };
+        for (t, _, r) in s.refresh.values_mut() {
+            if t.family_id == family {
+                *r = true;
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl LoginThrottleStore for MemStore {
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: Timestamp,
+        window_start: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let mut s = self.lock()?;
+        s.failures.push((key.to_owned(), now));
+        Ok(s.failures
+            .iter()
+            .filter(|(k, at)| k == key && *at >= window_start)
+            .count() as u32)
+    }
+
+    async fn failures_since(&self, key: &str, window_start: Timestamp) -> Result<u32, StoreError> {
+        Ok(self
+            .lock()?
+            .failures
+            .iter()
+            .filter(|(k, at)| k == key && *at >= window_start)
+            .count() as u32)
+    }
+
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
+        self.lock()?.failures.retain(|(k, _)| k != key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemStore {
+    async fn append_audit(
+        &self,
+        tenant: &TenantId,
+        entries: &[AuditEntry],
+    ) -> Result<u64, StoreError> {
+        let mut s = self.lock()?;
+        let mut added = 0;
+        for e in entries {
+            if s.audit
+                .iter()
+                .any(|(_, t, x)| t == tenant.as_str() && x.guid == e.guid)
+            {
+                continue;
+            }
+            let id = s.audit.last().map_or(1, |(id, _, _)| id + 1);
+            s.audit.push((id, tenant.as_str().to_owned(), e.clone()));
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        since: Option<Timestamp>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, AuditEntry)>, StoreError> {
+        Ok(self
+            .lock()?
+            .audit
+            .iter()
+            .filter(|(id, t, e)| {
+                t == tenant.as_str() && *id > after && since.is_none_or(|s| e.timestamp > s)
+            })
+            .take(limit as usize)
+            .map(|(id, _, e)| (*id, e.clone()))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl UsersApiStore for MemStore {
+    async fn create_app(&self, app: &UsersApp, schema: &UserSchema) -> Result<(), StoreError> {
+        let mut s = self.lock()?;
+        if s.apps.contains_key(&app.source_app_id) {
+            return Err(StoreError::Conflict("users_apps(source_app_id)".into()));
+        }
+        s.apps.insert(app.source_app_id.clone(), app.clone());
+        s.schemas.insert(
+            (app.source_app_id.clone(), 1),
+            UserSchema {
+                version: 1,
+                ..schema.clone()
+            },
+        );
+        Ok(())
+    }
+
+    async fn get_app(&self, source_app_id: &str) -> Result<Option<UsersApp>, StoreError> {
+        Ok(self.lock()?.apps.get(source_app_id).cloned())
+    }
+
+    async fn list_apps(&self) -> Result<Vec<UsersApp>, StoreError> {
+        let mut apps: Vec<UsersApp> = self.lock()?.apps.values().cloned().collect();
+        apps.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.source_app_id.cmp(&b.source_app_id))
+        });
+        Ok(apps)
+    }
+
+    async fn delete_app(&self, source_app_id: &str) -> Result<Option<u64>, StoreError> {
+        let mut s = self.lock()?;
+        if s.apps.remove(source_app_id).is_none() {
+            return Ok(None);
+        }
+        let before = s.records.len();
+        s.records.retain(|(app, _), _| app != source_app_id);
+        let deleted = (before - s.records.len()) as u64;
+        s.schemas.retain(|(app, _), _| app != source_app_id);
+        s.sessions
+            .retain(|_, sess| sess.source_app_id != source_app_id);
+        Ok(Some(deleted))
+    }
+
+    async fn current_schema(&self, source_app_id: &str) -> Result<Option<UserSchema>, StoreError> {
+        let s = self.lock()?;
+        Ok(s.schemas
+            .iter()
+            .filter(|((app, _), _)| app == source_app_id)
+            .map(|(_, v)| v.clone())
+            .next_back())
+    }
+
+    async fn save_schema(
+        &self,
+        source_app_id: &str,
+        schema: &UserSchema,
+    ) -> Result<UserSchema, StoreError> {
+        let mut s = self.lock()?;
+        if !s.apps.contains_key(source_app_id) {
+            return Err(StoreError::NotFound);
+        }
+        let version = s
+            .schemas
+            .keys()
+            .filter(|(app, _)| app == source_app_id)
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let saved = UserSchema {
+            version,
+            ..schema.clone()
+        };
+        s.schemas
+            .insert((source_app_id.to_owned(), version), saved.clone());
+        Ok(saved)
+    }
+
+    async fn upsert_record(
+        &self,
+        source_app_id: &str,
+        email: &str,
+        data: &Map<String, Value>,
+        schema_version: i64,
+        new_id: &str,
+        now: Timestamp,
+    ) -> Result<UserRecord, StoreError> {
+        let mut s = self.lock()?;
+        if !s.apps.contains_key(source_app_id) {
+            return Err(StoreError::NotFound);
+        }
+        let key = (source_app_id.to_owned(), email.to_owned());
+        let record = match s.records.get(&key) {
+            Some(old) => UserRecord {
+                data: data.clone(),
+                schema_version,
+                updated_at: now,
+                ..old.clone()
+            },
+            None => UserRecord {
+                id: new_id.to_owned(),
+                source_app_id: source_app_id.to_owned(),
+                email: email.to_owned(),
+                data: data.clone(),
+                schema_version,
+                created_at: now,
+                updated_at: now,
+            },
+        };
+        s.records.insert(key, record.clone());
+        Ok(record)
+    }
+
+    async fn list_records(
+        &self,
+        source_app_id: Option<&str>,
+        skip: u64,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StoreError> {
+        let mut all: Vec<UserRecord> = self
+            .lock()?
+            .records
+            .values()
+            .filter(|r| source_app_id.is_none_or(|a| r.source_app_id == a))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
+        Ok(all
+            .into_iter()
+            .skip(skip as usize)
+            .take(limit as usize)
+            .collect())
+    }
+
+    async fn create_session(&self, session: &UsersSession) -> Result<(), StoreError> {
+        self.lock()?
+            .sessions
+            .insert(session.token_hash.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn get_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<UsersSession>, StoreError> {
+        Ok(self
+            .lock()?
+            .sessions
+            .get(token_hash)
+            .filter(|s| s.expires_at > now)
+            .cloned())
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        Ok(self.lock()?.sessions.remove(token_hash).is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+use super::*;
+use crate::apply::tests::ev;
+use crate::event::{RejectCode, Rejection};
+use crate::ports::Stores;
+use serde_json::json;
+use std::sync::Arc;
+
+fn config(id: &str, artifact: &str) -> ConfigRecord {
+    ConfigRecord {
+        id: TenantId::parse(id).unwrap(),
+        artifact_id: artifact.into(),
+        document: json!({"id": id, "name": id, "entityForms": [{"name": "p"}]}),
+        archived_at: None,
+        created_at: Timestamp::EPOCH,
+        updated_at: Timestamp::EPOCH,
+    }
+}
+
+#[tokio::test]
+async fn push_is_atomic_per_batch_and_pull_follows_seq() {
+    let store = Arc::new(MemStore::default());
+    let stores = Stores::from_one(store.clone());
+    let t = TenantId::parse("t").unwrap();
+    assert!(matches!(
+        stores.events.push(&t, PushBatch::default()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(stores
+        .configs
+        .save_config(&config("t", "a1"))
+        .await
+        .unwrap());
+    assert!(matches!(
+        stores.configs.save_config(&config("u", "a1")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let batch = PushBatch {
+        events: (0..5)
+            .map(|i| {
+                ev(
+                    &format!("e{i}"),
+                    "p",
+                    "update-individual",
+                    json!({"i": i}),
+                    i,
+                )
+            })
+            .collect(),
+        ..PushBatch::default()
+    };
+    let out = stores.events.push(&t, batch.clone()).await.unwrap();
+    assert_eq!((out.applied, out.head), (5, Seq(5)));
+    let again = stores.events.push(&t, batch).await.unwrap();
+    assert_eq!((again.applied, again.duplicates), (0, 5));
+    let page = stores.events.pull(&t, Seq(2), 2).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.seq.0).collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(
+        stores
+            .entities
+            .get_entity(&t, "p")
+            .await
+            .unwrap()
+            .unwrap()
+            .data["i"],
+        4
+    );
+    assert_eq!(stores.entities.count_entities(&t).await.unwrap(), 1);
+    let mut bad = PushBatch::default();
+    bad.rejected.push((
+        json!({}),
+        Rejection {
+            guid: None,
+            code: RejectCode::EventNotObject,
+            error: "x".into(),
+        },
+    ));
+    stores.events.push(&t, bad).await.unwrap();
+    assert_eq!(stores.events.quarantined(&t, 0, 10).await.unwrap().len(), 1);
+    assert!(stores.configs.purge_config(&t).await.unwrap());
+    assert_eq!(stores.events.head(&t).await.unwrap(), Seq(0));
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_single_use_and_reuse_revokes_the_family() {
+    let store = MemStore::default();
+    let token = |h: &str| RefreshToken {
+        token_hash: h.into(),
+        user_id: 1,
+        family_id: "f".into(),
+        expires_at: Timestamp::from_millis(10_000).unwrap(),
+    };
+    store.insert_refresh(&token("a")).await.unwrap();
+    store.insert_refresh(&token("b")).await.unwrap();
+    let now = Timestamp::from_millis(1).unwrap();
+    assert!(matches!(
+        store.use_refresh("a", now).await.unwrap(),
+        RefreshUse::Valid(_)
+    ));
+    assert_eq!(
+        store.use_refresh("a", now).await.unwrap(),
+        RefreshUse::Reused { user_id: 1 }
+    );
+    assert_eq!(
+        store.use_refresh("b", now).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    assert_eq!(
+        store.use_refresh("zz", now).await.unwrap(),
+        RefreshUse::Invalid
+    );
+}
