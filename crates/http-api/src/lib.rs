@@ -6,6 +6,7 @@ mod error;
 mod metrics;
 mod middleware;
 mod qr;
+mod rate_limit;
 mod routes;
 
 pub use auth::{AdminUser, AuthUser, SyncUser};
@@ -41,6 +42,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Origins allowed to call the Users-API session routes (`ALLOWED_ORIGINS`).
     pub allowed_origins: Vec<String>,
+    /// Sign-ups (`POST /v1/users`) allowed per client IP and minute.
+    pub signups_per_minute: u32,
 }
 
 /// Everything a handler needs: the use-case services and the settings.
@@ -57,6 +60,8 @@ pub struct AppState {
     pub entities: EntityService,
     /// The Users API.
     pub users_api: UsersApiService,
+    /// Per-IP limit of public sign-ups.
+    pub signup_limit: rate_limit::IpRateLimit,
     /// The storage ports (readiness probe).
     pub stores: Stores,
     /// Settings.
@@ -111,6 +116,7 @@ impl AppState {
                 clock.clone(),
             ),
             users_api,
+            signup_limit: rate_limit::IpRateLimit::per_minute(settings.signups_per_minute),
             entities: EntityService::new(
                 stores.events.clone(),
                 stores.entities.clone(),

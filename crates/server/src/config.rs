@@ -38,6 +38,8 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// `ALLOWED_ORIGINS` (comma-separated) that may call the Users-API session routes.
     pub allowed_origins: Vec<String>,
+    /// `SIGNUPS_PER_MINUTE` per client IP on `POST /v1/users` (default 60).
+    pub signups_per_minute: u32,
     /// `LOG_FORMAT=json` for JSON logs.
     pub json_logs: bool,
     /// `ACCESS_TOKEN_TTL_SECS` (default 3600).
@@ -93,6 +95,12 @@ impl Config {
                         .collect()
                 })
                 .unwrap_or_default(),
+            signups_per_minute: match var("SIGNUPS_PER_MINUTE") {
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| "SIGNUPS_PER_MINUTE must be a number".to_string())?,
+                None => 60,
+            },
             json_logs: var("LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json")),
             access_ttl_secs: number("ACCESS_TOKEN_TTL_SECS")?,
             refresh_ttl_secs: number("REFRESH_TOKEN_TTL_SECS")?,

@@ -164,6 +164,7 @@ fn state(config: &Config, stores: Stores, storage: &'static str) -> Result<AppSt
         auth,
         secure_cookies,
         allowed_origins: config.allowed_origins.clone(),
+        signups_per_minute: config.signups_per_minute,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);

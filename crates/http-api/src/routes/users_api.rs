@@ -54,6 +54,9 @@ async fn upsert(
     req: HttpRequest,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(peer) = req.peer_addr() {
+        state.signup_limit.check(peer.ip())?;
+    }
     Ok(HttpResponse::Ok().json(state.users_api.upsert(app_id(&req), &body).await?))
 }
 

@@ -4,7 +4,11 @@ use crate::harness::{TestServer, USERS_ADMIN_PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-crate::on_both_backends!(users_api_end_to_end, users_api_sessions_and_roles);
+crate::on_both_backends!(
+    users_api_end_to_end,
+    users_api_sessions_and_roles,
+    signups_are_rate_limited_per_ip,
+);
 
 struct Resp {
     status: StatusCode,
@@ -250,4 +254,18 @@ async fn users_api_sessions_and_roles(s: &TestServer) {
         StatusCode::UNAUTHORIZED,
         "logout invalidates the session server-side"
     );
+}
+
+async fn signups_are_rate_limited_per_ip(s: &TestServer) {
+    let body = || Some(json!({"email": "flood@example.org", "data": {}}));
+    let mut limited = None;
+    for _ in 0..40 {
+        let r = send(s, Method::POST, "/v1/users", None, Some("admin"), body()).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("the 21st sign-up within a minute is refused");
+    assert_eq!(r.body["code"], "RATE_LIMITED");
 }
