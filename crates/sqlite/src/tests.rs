@@ -133,8 +133,10 @@ struct PlanRow {
     detail: String,
 }
 
-/// The query plan of `sql` with `binds` text parameters: none of its steps scans a table.
-fn assert_indexed(conn: &mut diesel::SqliteConnection, sql: &str, binds: usize) {
+/// The query plan of `sql` with `binds` text parameters: none of its steps scans a table,
+/// and its first step searches with `index` (the one the query is written for; any index
+/// is not enough: a tenant-wide index range is a scan too).
+fn assert_plan(conn: &mut diesel::SqliteConnection, sql: &str, binds: usize, index: &str) {
     let mut q = crate::sql::query(format!("EXPLAIN QUERY PLAN {sql}"));
     for _ in 0..binds {
         q = q.bind::<Text, _>("x");
@@ -146,48 +148,85 @@ fn assert_indexed(conn: &mut diesel::SqliteConnection, sql: &str, binds: usize) 
         .map(|r| r.detail)
         .collect();
     assert!(
-        plan.iter()
-            .all(|step| !step.starts_with("SCAN") || step.contains("CONSTANT ROW")),
+        plan.iter().all(|step| !step.starts_with("SCAN")),
         "{sql}: {plan:?}"
     );
-    assert!(plan.iter().any(|s| s.contains("INDEX")), "{sql}: {plan:?}");
+    assert!(
+        plan.iter()
+            .any(|step| step.starts_with("SEARCH") && step.contains(&format!("{index} ("))),
+        "{sql} should use {index}: {plan:?}"
+    );
 }
 
 #[tokio::test]
-async fn hot_queries_read_an_index() {
+async fn hot_queries_read_the_index_they_are_written_for() {
     let (_t, store) = temp_store("plans");
     let mut conn = store.reader_connection();
-    assert_indexed(&mut conn, PULL_SQL, 3);
-    assert_indexed(&mut conn, ENTITY_EVENTS_SQL, 3);
-    assert_indexed(&mut conn, FIRST_SEQ_SQL, 2);
-    assert_indexed(&mut conn, MATCH_KEY_SQL, 4);
-    assert_indexed(
+    let events_pk = "INDEX sqlite_autoindex_events_1";
+    assert_plan(&mut conn, PULL_SQL, 3, events_pk);
+    assert_plan(&mut conn, ENTITY_EVENTS_SQL, 3, "INDEX events_entity");
+    assert_plan(&mut conn, FIRST_SEQ_SQL, 2, "INDEX events_ts");
+    assert_plan(&mut conn, MATCH_KEY_SQL, 4, "INDEX entities_match");
+    assert_plan(
         &mut conn,
         "SELECT guid FROM entities WHERE tenant_id = ? AND deleted = 0 \
          ORDER BY last_updated DESC, guid ASC LIMIT ? OFFSET ?",
         3,
+        "INDEX entities_recent",
     );
-    assert_indexed(
+    assert_plan(
         &mut conn,
         "SELECT entity_name, COUNT(*) AS n FROM entities WHERE tenant_id = ? \
          AND entity_name IS NOT NULL AND deleted = 0 GROUP BY entity_name",
         1,
+        "INDEX entities_form",
     );
-    assert_indexed(
+    assert_plan(
         &mut conn,
-        "SELECT seq FROM events WHERE tenant_id = ? AND seq IN (SELECT seq FROM event_refs \
-         WHERE tenant_id = ? AND entity_guid IN (?, ?))",
-        4,
+        "SELECT guid FROM entities WHERE tenant_id = ? AND guid IN (?, ?)",
+        3,
+        "INDEX sqlite_autoindex_entities_1",
     );
-    assert_indexed(
+    assert_plan(
+        &mut conn,
+        "SELECT guid FROM entities WHERE tenant_id = ? AND guid = ? AND deleted = 0",
+        2,
+        "INDEX sqlite_autoindex_entities_1",
+    );
+    assert_plan(
+        &mut conn,
+        "SELECT guid FROM entities WHERE tenant_id = ? AND deleted = 0 AND entity_name = ? \
+         ORDER BY last_updated DESC, guid ASC LIMIT ? OFFSET ?",
+        4,
+        "INDEX entities_form",
+    );
+    assert_plan(
+        &mut conn,
+        "SELECT guid, content_hash FROM events WHERE tenant_id = ? AND guid IN (?, ?)",
+        3,
+        "INDEX sqlite_autoindex_events_2",
+    );
+    let refs = "SELECT seq FROM events WHERE tenant_id = ? AND seq IN (SELECT seq FROM \
+                event_refs WHERE tenant_id = ? AND entity_guid IN (?, ?))";
+    assert_plan(&mut conn, refs, 4, events_pk);
+    assert_plan(&mut conn, refs, 4, "PRIMARY KEY");
+    assert_plan(
         &mut conn,
         "SELECT id FROM quarantine WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
         3,
+        "INDEX quarantine_tenant",
     );
-    assert_indexed(
+    assert_plan(
         &mut conn,
         "SELECT id FROM audit_log WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
         3,
+        "INDEX audit_log_tenant",
+    );
+    assert_plan(
+        &mut conn,
+        "DELETE FROM potential_duplicates WHERE tenant_id = ? AND duplicate_guid = ?",
+        2,
+        "INDEX potential_duplicates_dup",
     );
 }
 

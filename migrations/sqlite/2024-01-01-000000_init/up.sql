@@ -63,8 +63,8 @@ CREATE TABLE entities (
 CREATE INDEX entities_match ON entities (tenant_id, match_key)
     WHERE match_key IS NOT NULL AND deleted = 0;
 CREATE INDEX entities_recent ON entities (tenant_id, deleted, last_updated DESC, guid);
--- `deleted` last makes count-by-form an index-only scan.
-CREATE INDEX entities_form ON entities (tenant_id, entity_name, deleted);
+-- Count-by-form is an index-only scan; a listing filtered by form reads it in list order.
+CREATE INDEX entities_form ON entities (tenant_id, entity_name, deleted, last_updated DESC, guid);
 
 CREATE TABLE potential_duplicates (
     tenant_id TEXT NOT NULL,
