@@ -19,6 +19,12 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlit
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 /// How long a request waits for a pooled connection before `Unavailable`.
 const POOL_TIMEOUT: Duration = Duration::from_secs(30);
+/// WAL pages between automatic checkpoints (SQLite's default is 1,000). Pushes dirty the
+/// same index pages commit after commit; a longer WAL writes each of them back to the
+/// database once per checkpoint instead of once per 4 MiB. Measured with single-client
+/// 100-event pushes up to 100,000 events (release build, synchronous=FULL): 5,000 → 7,900
+/// events/s, and 7,200 instead of 4,700 events/s at the end.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 /// Reader connections (WAL readers never block the writer nor each other).
 const READERS: u32 = 4;
 
@@ -67,7 +73,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Setup {
 fn configure(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
-         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
     ))?;
     casefold_utils::register_impl(conn, |text: Option<String>| text.map(|t| t.to_lowercase()))
 }

@@ -105,6 +105,10 @@ async fn every_connection_has_the_pragmas() {
             .load::<JournalMode>(conn)
             .unwrap();
         assert_eq!(mode[0].journal_mode, "wal");
+        let checkpoint = diesel::sql_query("PRAGMA wal_autocheckpoint")
+            .load::<Checkpoint>(conn)
+            .unwrap();
+        assert_eq!(checkpoint[0].wal_autocheckpoint, 10_000);
         let checks = [
             ("synchronous", "synchronous", "2"),
             ("foreign_keys", "foreign_keys", "1"),
@@ -119,6 +123,12 @@ async fn every_connection_has_the_pragmas() {
             assert_eq!(got[0].v, want, "{name}");
         }
     }
+}
+
+#[derive(QueryableByName)]
+struct Checkpoint {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    wal_autocheckpoint: i64,
 }
 
 #[derive(QueryableByName)]
