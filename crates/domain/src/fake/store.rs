@@ -317,11 +317,15 @@ impl ConfigStore for MemStore {
         {
             return Err(StoreError::Conflict("configs(artifact_id)".into()));
         }
-        let created = s
-            .configs
-            .insert(record.id.as_str().to_owned(), record.clone())
-            .is_none();
-        Ok(created)
+        if let Some(old) = s.configs.get_mut(record.id.as_str()) {
+            old.document = record.document.clone();
+            old.artifact_id = record.artifact_id.clone();
+            old.updated_at = record.updated_at;
+            return Ok(false);
+        }
+        s.configs
+            .insert(record.id.as_str().to_owned(), record.clone());
+        Ok(true)
     }
 
     async fn get_config(&self, id: &TenantId) -> Result<Option<ConfigRecord>, StoreError> {
@@ -353,13 +357,14 @@ impl ConfigStore for MemStore {
             })
             .filter(|c| {
                 q.search.as_ref().is_none_or(|needle| {
+                    let needle = needle.to_lowercase();
                     [
                         text_field(c, "name"),
                         c.id.as_str().to_owned(),
                         text_field(c, "version"),
                     ]
                     .iter()
-                    .any(|h| h.to_lowercase().contains(needle.as_str()))
+                    .any(|h| h.to_lowercase().contains(&needle))
                 })
             })
             .map(|c| ConfigSummary {

@@ -1,0 +1,242 @@
+//! Clauses of [`domain::ports::UserStore`], [`domain::ports::RefreshTokenStore`] and
+//! [`domain::ports::LoginThrottleStore`].
+
+use crate::fixtures::ts;
+use domain::error::StoreError;
+use domain::ports::{NewUser, RefreshToken, RefreshUse, Role, RoleAssignment, Stores, User};
+
+/// A new user with `email` and `role`, created at 1,000 ms.
+pub fn new_user(email: &str, role: Role) -> NewUser {
+    NewUser {
+        email: email.into(),
+        password_hash: format!("hash-of-{email}"),
+        role,
+        tenant_ids: vec!["t1".into(), "t2".into()],
+        role_assignments: vec![RoleAssignment {
+            tenant_id: "t1".into(),
+            role: "enumerator".into(),
+            area_id: Some("north".into()),
+        }],
+        created_at: ts(1_000),
+    }
+}
+
+/// Users: created with increasing ids, read by id and email, listed by id, updated and
+/// deleted; an email belongs to one user at a time (`Conflict`).
+pub async fn users_crud_and_email_conflict(stores: &Stores) {
+    let u = stores.users.as_ref();
+    assert!(u.list_users().await.unwrap().is_empty());
+    assert_eq!(u.count_admins().await.unwrap(), 0);
+    let admin = u
+        .create_user(&new_user("admin@x.org", Role::Admin))
+        .await
+        .unwrap();
+    let ann = u
+        .create_user(&new_user("ann@x.org", Role::User))
+        .await
+        .unwrap();
+    assert!(ann.id > admin.id);
+    let expected = |id: i64, email: &str, role: Role| User {
+        id,
+        email: email.into(),
+        password_hash: format!("hash-of-{email}"),
+        role,
+        tenant_ids: vec!["t1".into(), "t2".into()],
+        role_assignments: new_user(email, role).role_assignments,
+        created_at: ts(1_000),
+    };
+    assert_eq!(admin, expected(admin.id, "admin@x.org", Role::Admin));
+    assert_eq!(u.get_user(ann.id).await.unwrap(), Some(ann.clone()));
+    assert_eq!(
+        u.user_by_email("ann@x.org").await.unwrap(),
+        Some(ann.clone())
+    );
+    assert_eq!(u.user_by_email("nobody@x.org").await.unwrap(), None);
+    assert_eq!(u.get_user(ann.id + 100).await.unwrap(), None);
+    let err = u
+        .create_user(&new_user("ann@x.org", Role::Admin))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(u.list_users().await.unwrap(), [admin.clone(), ann.clone()]);
+    assert_eq!(u.count_admins().await.unwrap(), 1);
+
+    let updated = User {
+        email: "ann2@x.org".into(),
+        password_hash: "new-hash".into(),
+        role: Role::Admin,
+        tenant_ids: vec![],
+        role_assignments: vec![],
+        ..ann.clone()
+    };
+    assert!(u.update_user(&updated).await.unwrap());
+    assert_eq!(u.get_user(ann.id).await.unwrap(), Some(updated.clone()));
+    assert_eq!(u.user_by_email("ann@x.org").await.unwrap(), None);
+    assert_eq!(u.count_admins().await.unwrap(), 2);
+    let steal = User {
+        email: "admin@x.org".into(),
+        ..updated.clone()
+    };
+    let err = u.update_user(&steal).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(u.get_user(ann.id).await.unwrap(), Some(updated.clone()));
+    let ghost = User {
+        id: ann.id + 100,
+        email: "ghost@x.org".into(),
+        ..updated.clone()
+    };
+    assert!(!u.update_user(&ghost).await.unwrap());
+    assert_eq!(u.get_user(ghost.id).await.unwrap(), None);
+
+    assert!(u.delete_user(admin.id).await.unwrap());
+    assert!(!u.delete_user(admin.id).await.unwrap());
+    assert_eq!(u.list_users().await.unwrap(), [updated]);
+    assert_eq!(u.count_admins().await.unwrap(), 1);
+    // The freed email can be used again.
+    let again = u
+        .create_user(&new_user("admin@x.org", Role::User))
+        .await
+        .unwrap();
+    assert!(again.id > ann.id);
+}
+
+/// A refresh token of `user_id` in `family`, expiring at 10,000 ms.
+pub fn refresh_token(hash: &str, user_id: i64, family: &str) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash.into(),
+        user_id,
+        family_id: family.into(),
+        expires_at: ts(10_000),
+    }
+}
+
+/// Refresh tokens are single use; presenting a used one revokes its whole family (and only
+/// it); expired, revoked and unknown tokens are `Invalid`; logout revokes the family.
+pub async fn refresh_single_use_and_reuse_revokes_family(stores: &Stores) {
+    let user = stores
+        .users
+        .create_user(&new_user("ann@x.org", Role::User))
+        .await
+        .unwrap();
+    let r = stores.refresh_tokens.as_ref();
+    for (hash, family) in [
+        ("a", "f1"),
+        ("b", "f1"),
+        ("c", "f2"),
+        ("d", "f3"),
+        ("e", "f3"),
+    ] {
+        r.insert_refresh(&refresh_token(hash, user.id, family))
+            .await
+            .unwrap();
+    }
+    let now = ts(5_000);
+    assert_eq!(
+        r.use_refresh("a", now).await.unwrap(),
+        RefreshUse::Valid(refresh_token("a", user.id, "f1"))
+    );
+    assert_eq!(
+        r.use_refresh("a", now).await.unwrap(),
+        RefreshUse::Reused { user_id: user.id }
+    );
+    // The unused sibling was revoked with the family; the other family is untouched.
+    assert_eq!(r.use_refresh("b", now).await.unwrap(), RefreshUse::Invalid);
+    assert_eq!(
+        r.use_refresh("c", now).await.unwrap(),
+        RefreshUse::Valid(refresh_token("c", user.id, "f2"))
+    );
+    assert_eq!(r.use_refresh("zz", now).await.unwrap(), RefreshUse::Invalid);
+    // Expiry: valid strictly before `expires_at`.
+    assert_eq!(
+        r.use_refresh("d", ts(10_000)).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    assert_eq!(
+        r.use_refresh("d", ts(9_999)).await.unwrap(),
+        RefreshUse::Valid(refresh_token("d", user.id, "f3"))
+    );
+    // Logout revokes the family.
+    assert!(r.revoke_refresh("e").await.unwrap());
+    assert_eq!(r.use_refresh("e", now).await.unwrap(), RefreshUse::Invalid);
+    assert!(!r.revoke_refresh("zz").await.unwrap());
+}
+
+/// Concurrent uses of one token yield exactly one `Valid`; the others see it used.
+pub async fn refresh_concurrent_use_is_single(stores: &Stores) {
+    let user = stores
+        .users
+        .create_user(&new_user("ann@x.org", Role::User))
+        .await
+        .unwrap();
+    stores
+        .refresh_tokens
+        .insert_refresh(&refresh_token("t", user.id, "f"))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let stores = stores.clone();
+            tokio::spawn(async move { stores.refresh_tokens.use_refresh("t", ts(1)).await })
+        })
+        .collect();
+    let mut valid = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            RefreshUse::Valid(_) => valid += 1,
+            RefreshUse::Reused { user_id } => assert_eq!(user_id, user.id),
+            RefreshUse::Invalid => {}
+        }
+    }
+    assert_eq!(valid, 1);
+}
+
+/// Deleting a user deletes its refresh tokens.
+pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
+    let ann = stores
+        .users
+        .create_user(&new_user("ann@x.org", Role::User))
+        .await
+        .unwrap();
+    let bob = stores
+        .users
+        .create_user(&new_user("bob@x.org", Role::User))
+        .await
+        .unwrap();
+    let r = stores.refresh_tokens.as_ref();
+    r.insert_refresh(&refresh_token("a", ann.id, "fa"))
+        .await
+        .unwrap();
+    r.insert_refresh(&refresh_token("b", bob.id, "fb"))
+        .await
+        .unwrap();
+    assert!(stores.users.delete_user(ann.id).await.unwrap());
+    assert_eq!(
+        r.use_refresh("a", ts(1)).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    assert!(!r.revoke_refresh("a").await.unwrap());
+    assert_eq!(
+        r.use_refresh("b", ts(1)).await.unwrap(),
+        RefreshUse::Valid(refresh_token("b", bob.id, "fb"))
+    );
+}
+
+/// Failures are counted per key from `window_start` (inclusive), this one included;
+/// clearing forgets only that key.
+pub async fn login_throttle_window(stores: &Stores) {
+    let l = stores.login_throttle.as_ref();
+    assert_eq!(l.failures_since("k", ts(0)).await.unwrap(), 0);
+    assert_eq!(l.record_failure("k", ts(100), ts(0)).await.unwrap(), 1);
+    assert_eq!(l.record_failure("k", ts(200), ts(0)).await.unwrap(), 2);
+    assert_eq!(l.record_failure("other", ts(250), ts(0)).await.unwrap(), 1);
+    assert_eq!(l.record_failure("k", ts(300), ts(200)).await.unwrap(), 2);
+    assert_eq!(l.failures_since("k", ts(0)).await.unwrap(), 3);
+    assert_eq!(l.failures_since("k", ts(101)).await.unwrap(), 2);
+    assert_eq!(l.failures_since("k", ts(300)).await.unwrap(), 1);
+    assert_eq!(l.failures_since("k", ts(301)).await.unwrap(), 0);
+    l.clear_failures("k").await.unwrap();
+    assert_eq!(l.failures_since("k", ts(0)).await.unwrap(), 0);
+    assert_eq!(l.failures_since("other", ts(0)).await.unwrap(), 1);
+    assert_eq!(l.record_failure("k", ts(400), ts(0)).await.unwrap(), 1);
+    l.clear_failures("never").await.unwrap();
+}
