@@ -209,7 +209,7 @@ pub async fn users_api_upsert_keeps_id(stores: &Stores) {
     );
     assert_eq!(
         ids(s.list_records(None, 1, 1).await.unwrap()),
-        [other.id.clone()]
+        std::slice::from_ref(&other.id)
     );
     assert!(s.list_records(None, 3, 10).await.unwrap().is_empty());
     assert!(s.list_records(Some("zz"), 0, 10).await.unwrap().is_empty());
