@@ -13,7 +13,7 @@ use crate::ports::{
     Clock, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore, EventStore, IdGenerator, PushBatch,
 };
 use crate::principal::Principal;
-use crate::services::sync::tenant_of;
+use crate::services::context::tenant_of;
 use crate::tenant::TenantId;
 use serde_json::{json, Value};
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use crate::ports::{
     IdGenerator, PushBatch,
 };
 use crate::principal::Principal;
-use crate::services::sync::tenant_of;
+use crate::services::context::{body_config_id, tenant_of};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -137,6 +137,23 @@ fn parse_number(
     }
 }
 
+/// `limit` of the entity and event listings: absent → 100; 1..; larger than 1,000 → 1,000.
+fn parse_limit(text: Option<&str>) -> Result<u32, DomainError> {
+    let limit = parse_number(
+        text,
+        "limit",
+        u64::from(DEFAULT_ENTITY_LIMIT),
+        u64::from(MAX_ENTITY_LIMIT),
+    )?;
+    if limit == 0 {
+        return Err(DomainError::bad_request(
+            "INVALID_LIMIT",
+            "limit must be a positive integer",
+        ));
+    }
+    Ok(limit as u32)
+}
+
 impl EntityService {
     /// Builds the service over its ports.
     pub fn new(
@@ -165,18 +182,7 @@ impl EntityService {
         p: &EntityListParams,
     ) -> Result<Vec<EntityView>, DomainError> {
         let (tenant, _) = tenant_of(self.configs.as_ref(), who, p.config_id.as_deref()).await?;
-        let limit = parse_number(
-            p.limit.as_deref(),
-            "limit",
-            u64::from(DEFAULT_ENTITY_LIMIT),
-            u64::from(MAX_ENTITY_LIMIT),
-        )?;
-        if limit == 0 {
-            return Err(DomainError::bad_request(
-                "INVALID_LIMIT",
-                "limit must be a positive integer",
-            ));
-        }
+        let limit = parse_limit(p.limit.as_deref())?;
         let offset = parse_number(p.offset.as_deref(), "offset", 0, u64::MAX)?;
         let kind = match p.kind.as_deref().filter(|k| !k.is_empty()) {
             None => None,
@@ -189,7 +195,7 @@ impl EntityService {
             kind,
             name_contains: p.q.clone().filter(|s| !s.trim().is_empty()),
             offset,
-            limit: limit as u32,
+            limit,
         };
         Ok(self
             .entities
@@ -298,12 +304,7 @@ impl EntityService {
         who: &Principal,
         body: &Value,
     ) -> Result<Vec<EntityView>, DomainError> {
-        let (tenant, _) = tenant_of(
-            self.configs.as_ref(),
-            who,
-            body.get("configId").and_then(Value::as_str),
-        )
-        .await?;
+        let (tenant, _) = tenant_of(self.configs.as_ref(), who, body_config_id(body)?).await?;
         let bad = |m: &str| DomainError::bad_request("INVALID_CRITERIA", m.to_owned());
         let list = body
             .get("criteria")
@@ -347,6 +348,9 @@ impl EntityService {
 
     /// `GET /api/events?configId=&entityGuid=&type=&cursor=&limit=`.
     ///
+    /// `limit` defaults to 100 and is clamped to 1,000; `nextCursor` is `null` exactly when
+    /// this page reached the end.
+    ///
     /// # Errors
     /// 400 `INVALID_CURSOR` / `INVALID_LIMIT`; 403; 404; storage errors.
     pub async fn events(
@@ -371,13 +375,7 @@ impl EntityService {
                     .0
             }
         };
-        let limit = parse_number(
-            limit,
-            "limit",
-            u64::from(DEFAULT_ENTITY_LIMIT),
-            u64::from(MAX_ENTITY_LIMIT),
-        )?
-        .max(1) as u32;
+        let limit = parse_limit(limit)?;
         let mut page = self
             .events
             .list_events(&tenant, &filter, after, limit + 1)
@@ -422,16 +420,16 @@ impl EntityService {
     /// configId}`. Deleting emits a `resolve-duplicate` event (sync level 0, author = the
     /// caller's id) so the resolution replicates to devices; keeping both is remembered.
     ///
+    /// The pair is not looked up before a delete (upstream does not either; the port has no
+    /// single-pair probe): deleting an entity that does not exist is refused, deleting one
+    /// that exists emits the event, which also clears the pair when it is pending.
+    ///
     /// # Errors
-    /// 400 `INVALID_BODY`; 404 `DUPLICATE_NOT_FOUND` (keep-both of an unknown pair, or
+    /// 400 `INVALID_CONFIG_ID`; 400 `INVALID_BODY` (missing guids, non-boolean
+    /// `shouldDeleteNewItem`); 404 `DUPLICATE_NOT_FOUND` (keep-both of an unknown pair, or
     /// delete of an entity that does not exist); 403; storage errors.
     pub async fn resolve(&self, who: &Principal, body: &Value) -> Result<Value, DomainError> {
-        let (tenant, _) = tenant_of(
-            self.configs.as_ref(),
-            who,
-            body.get("configId").and_then(Value::as_str),
-        )
-        .await?;
+        let (tenant, _) = tenant_of(self.configs.as_ref(), who, body_config_id(body)?).await?;
         let text = |k: &str| {
             body.get(k)
                 .and_then(Value::as_str)
@@ -448,10 +446,16 @@ impl EntityService {
             entity_guid: new_item.clone(),
             duplicate_guid: existing.clone(),
         };
-        let delete = body
-            .get("shouldDeleteNewItem")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let delete = match body.get("shouldDeleteNewItem") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(DomainError::bad_request(
+                    "INVALID_BODY",
+                    "shouldDeleteNewItem must be a boolean",
+                ))
+            }
+        };
         if !delete {
             if !self.entities.keep_both(&tenant, &pair).await? {
                 return Err(DomainError::not_found(

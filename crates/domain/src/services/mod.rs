@@ -9,3 +9,4 @@ mod login_limit;
 pub mod sync;
 pub mod user_admin;
 pub mod users_api;
+pub mod context;

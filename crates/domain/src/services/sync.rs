@@ -5,10 +5,11 @@ use crate::cursor::{Cursor, Seq, Since};
 use crate::error::DomainError;
 use crate::event::{validate_event, Event, Rejection, SyncLevel};
 use crate::ports::{
-    AuditEntry, AuditStore, Clock, ConfigRecord, ConfigStore, EntityStore, EventStore, PushBatch,
+    AuditEntry, AuditStore, Clock, ConfigStore, EntityStore, EventStore, PushBatch,
 };
 use crate::principal::Principal;
-use crate::tenant::TenantId;
+use crate::services::context::body_config_id;
+pub use crate::services::context::tenant_of;
 use crate::time::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
@@ -88,10 +89,11 @@ impl SyncService {
     /// whose guid is already stored is ignored. Returns `{status, stored}`.
     ///
     /// # Errors
-    /// 400 `INVALID_BODY` (not an array, or an entry without `guid`/`timestamp`/`action`);
-    /// 403; 404; storage errors.
+    /// 400 `INVALID_CONFIG_ID`; 400 `INVALID_BODY` (not an array, or an entry without
+    /// `guid`/`timestamp`/`action`); 413 `TOO_MANY_EVENTS` beyond 5,000 entries; 403; 404;
+    /// storage errors.
     pub async fn push_audit(&self, who: &Principal, body: &Value) -> Result<Value, DomainError> {
-        let config_id = body.get("configId").and_then(Value::as_str);
+        let config_id = body_config_id(body)?;
         let (tenant, _) = tenant_of(self.configs.as_ref(), who, config_id).await?;
         let raw = body
             .get("auditLogs")
@@ -160,8 +162,10 @@ impl SyncService {
             .collect())
     }
 
-    /// `GET /api/sync/rejected?configId=&after=&limit=` (admin): quarantined events with
-    /// their reason, oldest first; `nextAfter` continues.
+    /// `GET /api/sync/rejected?configId=&after=&limit=` (admin): `{events: [{id, event,
+    /// code, error, receivedAt, pushedBy}], nextAfter}` — quarantined events with their
+    /// reason, oldest first; `nextAfter` (the last `id`, to pass as `after`) is `null` exactly
+    /// when this page reached the end. `limit` as for pulls (default 500, max 5,000).
     ///
     /// # Errors
     /// 403 `ADMIN_REQUIRED`; 400 `INVALID_LIMIT`; 404; storage errors.
@@ -175,13 +179,13 @@ impl SyncService {
         who.require_admin()?;
         let (tenant, _) = tenant_of(self.configs.as_ref(), who, config_id).await?;
         let limit = parse_limit(limit)?;
-        let rows = self
+        let mut rows = self
             .events
-            .quarantined(&tenant, after.unwrap_or(0), limit)
+            .quarantined(&tenant, after.unwrap_or(0), limit + 1)
             .await?;
-        let next = (rows.len() == limit as usize)
-            .then(|| rows.last().map(|r| r.id))
-            .flatten();
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next = more.then(|| rows.last().map(|r| r.id)).flatten();
         let events: Vec<Value> = rows
             .into_iter()
             .map(|q| {
@@ -192,6 +196,21 @@ impl SyncService {
         Ok(serde_json::json!({"events": events, "nextAfter": next}))
     }
 
+    /// `GET /api/sync/pull/callback?configId=`: upstream's placeholder. Checks the caller's
+    /// access and the tenant like every tenant route, then answers
+    /// `{"status": "not implemented"}`.
+    ///
+    /// # Errors
+    /// 400 `INVALID_CONFIG_ID`; 403; 404; storage errors.
+    pub async fn pull_callback(
+        &self,
+        who: &Principal,
+        config_id: Option<&str>,
+    ) -> Result<Value, DomainError> {
+        tenant_of(self.configs.as_ref(), who, config_id).await?;
+        Ok(serde_json::json!({"status": "not implemented"}))
+    }
+
     /// Pushes a batch: `{configId?, events: [...]}`. Valid events are stored with sync
     /// level 1 whatever the client sent; invalid ones are quarantined and reported.
     ///
@@ -200,7 +219,7 @@ impl SyncService {
     /// tenant's existence is revealed); 404 unknown tenant; 409 `CONFIG_ARCHIVED`; 413
     /// `TOO_MANY_EVENTS`; storage errors.
     pub async fn push(&self, who: &Principal, body: &Value) -> Result<PushResponse, DomainError> {
-        let config_id = body.get("configId").and_then(Value::as_str);
+        let config_id = body_config_id(body)?;
         let (tenant, record) = tenant_of(self.configs.as_ref(), who, config_id).await?;
         if record.archived_at.is_some() {
             return Err(DomainError::conflict(
@@ -301,26 +320,6 @@ fn parse_limit(limit: Option<&str>) -> Result<u32, DomainError> {
             )),
         },
     }
-}
-
-/// Resolves the tenant of a tenant-scoped request: parses `configId` (absent → `default`),
-/// checks the caller's access first (so existence is not revealed), then loads the config.
-///
-/// # Errors
-/// 400 `INVALID_CONFIG_ID`; 403 `TENANT_FORBIDDEN`; 404 `CONFIG_NOT_FOUND`; storage errors.
-pub async fn tenant_of(
-    configs: &dyn ConfigStore,
-    who: &Principal,
-    config_id: Option<&str>,
-) -> Result<(TenantId, ConfigRecord), DomainError> {
-    let tenant = TenantId::parse_or_default(config_id)
-        .map_err(|e| DomainError::bad_request("INVALID_CONFIG_ID", e.to_string()))?;
-    who.authorize_tenant(&tenant)?;
-    let record = configs
-        .get_config(&tenant)
-        .await?
-        .ok_or_else(DomainError::tenant_not_found)?;
-    Ok((tenant, record))
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@ use super::*;
 use crate::error::ErrorKind;
 use crate::event::RejectCode;
 use crate::ports::AuditEntry;
+use crate::ports::ConfigRecord;
 use crate::ports::{
     MockAuditStore, MockClock, MockConfigStore, MockEntityStore, MockEventStore, PushOutcome, Role,
     StoredEvent,
 };
+use crate::tenant::TenantId;
 use crate::time::Timestamp;
 use serde_json::json;
 
@@ -399,4 +401,271 @@ async fn audit_push_overwrites_the_author_and_pull_pages() {
         .await
         .unwrap_err();
     assert_eq!(err.code, "ADMIN_REQUIRED");
+}
+
+#[tokio::test]
+async fn push_refuses_a_non_string_config_id_before_touching_storage() {
+    // No expectations on any store: a lookup or a push would panic the mocks.
+    let svc = service(
+        MockEventStore::new(),
+        MockEntityStore::new(),
+        MockConfigStore::new(),
+    );
+    let err = svc
+        .push(&user(&["prog"]), &json!({"configId": 5, "events": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::BadRequest, "INVALID_CONFIG_ID")
+    );
+}
+
+#[tokio::test]
+async fn push_quarantines_every_invalid_event_with_its_raw_json() {
+    let mut events = MockEventStore::new();
+    events.expect_push().times(1).returning(|_, batch| {
+        assert!(batch.events.is_empty());
+        assert_eq!(batch.rejected.len(), 2);
+        assert_eq!(batch.rejected[0].0, json!({"guid": "x1", "entityGuid": ""}));
+        assert_eq!(batch.rejected[1].0, json!(17));
+        Ok(PushOutcome {
+            errors: batch.rejected.iter().map(|(_, r)| r.clone()).collect(),
+            head: Seq(3),
+            ..PushOutcome::default()
+        })
+    });
+    let svc = service(events, MockEntityStore::new(), configs_with("prog", false));
+    let body = json!({"configId": "prog", "events": [{"guid": "x1", "entityGuid": ""}, 17]});
+    let out = svc.push(&user(&["prog"]), &body).await.unwrap();
+    assert_eq!((out.applied, out.failed), (0, 2));
+    assert_eq!(out.errors.len(), 2);
+    let wire = serde_json::to_value(&out).unwrap();
+    let keys: Vec<&str> = wire
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "status",
+            "applied",
+            "duplicates",
+            "failed",
+            "errors",
+            "cursor"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn push_of_exactly_the_maximum_is_accepted() {
+    let mut events = MockEventStore::new();
+    events.expect_push().times(1).returning(|_, batch| {
+        assert_eq!(batch.events.len(), MAX_PUSH_EVENTS);
+        Ok(PushOutcome {
+            applied: batch.events.len() as u64,
+            head: Seq(MAX_PUSH_EVENTS as i64),
+            ..PushOutcome::default()
+        })
+    });
+    let svc = service(events, MockEntityStore::new(), configs_with("prog", false));
+    let all: Vec<Value> = (0..MAX_PUSH_EVENTS)
+        .map(|i| event_json(&format!("g{i}"), 1))
+        .collect();
+    let out = svc
+        .push(
+            &user(&["prog"]),
+            &json!({"configId": "prog", "events": all}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.applied, MAX_PUSH_EVENTS as u64);
+}
+
+#[tokio::test]
+async fn pull_asks_storage_for_the_default_page_plus_one() {
+    let mut events = MockEventStore::new();
+    events.expect_pull().times(1).returning(|_, after, limit| {
+        assert_eq!((after, limit), (Seq(0), DEFAULT_PULL_LIMIT + 1));
+        Ok((1..=i64::from(DEFAULT_PULL_LIMIT)).map(stored).collect())
+    });
+    let svc = service(events, no_duplicates(), configs_with("prog", false));
+    let page = svc
+        .pull(&user(&["prog"]), Some("prog"), Some(""), None)
+        .await
+        .unwrap();
+    // Exactly `limit` events came back: this page reached the end.
+    assert_eq!(page.events.len(), DEFAULT_PULL_LIMIT as usize);
+    assert_eq!(page.next_cursor, None);
+    assert_eq!(
+        page.cursor,
+        Cursor(Seq(i64::from(DEFAULT_PULL_LIMIT))).encode()
+    );
+}
+
+#[tokio::test]
+async fn pull_of_a_forbidden_tenant_is_403_even_when_it_does_not_exist() {
+    let svc = service(
+        MockEventStore::new(),
+        MockEntityStore::new(),
+        configs_with("prog", false),
+    );
+    let err = svc
+        .pull(&user(&["prog"]), Some("ghost"), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+    let admin = Principal {
+        role: Role::Admin,
+        ..user(&[])
+    };
+    let err = svc
+        .pull(&admin, Some("ghost"), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::NotFound, "CONFIG_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn pull_callback_checks_access_then_answers_not_implemented() {
+    let svc = service(
+        MockEventStore::new(),
+        MockEntityStore::new(),
+        configs_with("prog", false),
+    );
+    assert_eq!(
+        svc.pull_callback(&user(&["prog"]), Some("prog"))
+            .await
+            .unwrap(),
+        json!({"status": "not implemented"})
+    );
+    let err = svc
+        .pull_callback(&user(&["prog"]), Some("other"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+    let err = svc
+        .pull_callback(&user(&["prog"]), Some("bad id"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_CONFIG_ID");
+}
+
+fn quarantined(id: i64) -> crate::ports::QuarantinedEvent {
+    crate::ports::QuarantinedEvent {
+        id,
+        raw: json!({"guid": format!("q{id}")}),
+        code: RejectCode::InvalidEntityGuid,
+        error: "entityGuid must be a non-empty string".into(),
+        received_at: Timestamp::from_millis(1_500).unwrap(),
+        pushed_by: Some("7".into()),
+    }
+}
+
+#[tokio::test]
+async fn rejected_pages_with_limit_plus_one_for_admins() {
+    let mut events = MockEventStore::new();
+    events.expect_quarantined().returning(|t, after, limit| {
+        assert_eq!((t.as_str(), limit), ("prog", 3));
+        Ok((after + 1..=5)
+            .take(limit as usize)
+            .map(quarantined)
+            .collect())
+    });
+    let svc = service(events, MockEntityStore::new(), configs_with("prog", false));
+    let admin = Principal {
+        role: Role::Admin,
+        ..user(&[])
+    };
+    let first = svc
+        .rejected(&admin, Some("prog"), None, Some("2"))
+        .await
+        .unwrap();
+    assert_eq!(first["nextAfter"], 2);
+    assert_eq!(
+        first["events"][0],
+        json!({"id": 1, "event": {"guid": "q1"}, "code": "INVALID_ENTITY_GUID",
+               "error": "entityGuid must be a non-empty string",
+               "receivedAt": "1970-01-01T00:00:01.500Z", "pushedBy": "7"})
+    );
+    assert_eq!(first["events"].as_array().unwrap().len(), 2);
+    let last = svc
+        .rejected(&admin, Some("prog"), Some(3), Some("2"))
+        .await
+        .unwrap();
+    assert_eq!(last["events"].as_array().unwrap().len(), 2);
+    assert!(last["nextAfter"].is_null());
+    let err = svc
+        .rejected(&admin, Some("prog"), None, Some("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_LIMIT");
+}
+
+#[tokio::test]
+async fn audit_push_body_errors() {
+    // The config store is asked, the audit store never is.
+    let svc = service(
+        MockEventStore::new(),
+        MockEntityStore::new(),
+        configs_with("prog", false),
+    );
+    let who = user(&["prog"]);
+    let err = svc
+        .push_audit(&who, &json!({"configId": "prog", "auditLogs": {}}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::BadRequest, "INVALID_BODY")
+    );
+    let many: Vec<Value> = (0..=MAX_PUSH_EVENTS).map(|_| json!({})).collect();
+    let err = svc
+        .push_audit(&who, &json!({"configId": "prog", "auditLogs": many}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::TooLarge, "TOO_MANY_EVENTS")
+    );
+    let err = svc
+        .push_audit(&who, &json!({"configId": true, "auditLogs": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_CONFIG_ID");
+    let err = svc
+        .pull_audit(&who, Some("prog"), None, None, Some("0"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_LIMIT");
+}
+
+#[tokio::test]
+async fn audit_pull_defaults_to_everything_from_the_start() {
+    let mut audit = MockAuditStore::new();
+    audit
+        .expect_list_audit()
+        .times(1)
+        .returning(|_, since, after, limit| {
+            assert_eq!((since, after, limit), (None, 0, DEFAULT_PULL_LIMIT));
+            Ok(vec![])
+        });
+    let svc = SyncService::new(
+        Arc::new(MockEventStore::new()),
+        Arc::new(MockEntityStore::new()),
+        Arc::new(configs_with("prog", false)),
+        Arc::new(audit),
+        Arc::new(clock()),
+    );
+    let page = svc
+        .pull_audit(&user(&["prog"]), Some("prog"), None, None, None)
+        .await
+        .unwrap();
+    assert!(page.is_empty());
 }
