@@ -1,6 +1,6 @@
 use super::*;
 use crate::error::ErrorKind;
-use crate::event::Rejection;
+use crate::event::{Rejection, SyncLevel};
 use crate::ports::{
     ConfigSummary, MockClock, MockConfigStore, MockEventStore, MockIdGenerator, PushOutcome, Role,
 };
@@ -317,4 +317,237 @@ async fn public_views_never_contain_secrets() {
             (ErrorKind::NotFound, "ARTIFACT_NOT_FOUND")
         );
     }
+}
+
+fn stored_record(archived: bool) -> ConfigRecord {
+    ConfigRecord {
+        id: TenantId::parse("prog").unwrap(),
+        artifact_id: "kept-artifact".into(),
+        document: parse_config(&body()).unwrap().to_document(),
+        archived_at: archived.then_some(Timestamp::EPOCH),
+        created_at: Timestamp::from_millis(3).unwrap(),
+        updated_at: Timestamp::from_millis(3).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn update_keeps_artifact_created_at_and_masked_secrets_and_does_not_seed() {
+    let (configs, saved) = store(Some(stored_record(false)));
+    // No expectation on the event store: a seed push would panic the mock.
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    let mut changed = body();
+    changed["name"] = json!("Renamed");
+    changed["externalSync"]["extraFields"][0]["value"] = json!("********");
+    let out = svc.update(&admin(), "prog", &changed).await.unwrap();
+    assert_eq!(
+        out,
+        json!({"status": "success", "artifactId": "kept-artifact"})
+    );
+    let log = saved.lock().unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].document["name"], "Renamed");
+    assert_eq!(
+        log[0].document["externalSync"]["extraFields"][0]["value"],
+        "s3cret-key"
+    );
+    assert_eq!(log[0].created_at.millis(), 3);
+    assert_eq!(log[0].updated_at.millis(), 10_000);
+}
+
+#[tokio::test]
+async fn seeding_the_same_items_twice_sends_the_same_guids() {
+    let (configs, _) = store(None);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut events = MockEventStore::new();
+    let log = seen.clone();
+    events.expect_push().times(2).returning(move |_, b| {
+        assert_eq!(b.pushed_by, None);
+        assert!(b.events.iter().all(|e| e.sync_level == SyncLevel::REMOTE));
+        log.lock()
+            .unwrap()
+            .push(b.events.iter().map(|e| e.guid.clone()).collect::<Vec<_>>());
+        // The second push finds every event already stored with the same content.
+        Ok(PushOutcome {
+            duplicates: b.events.len() as u64,
+            ..PushOutcome::default()
+        })
+    });
+    let svc = ConfigService::new(Arc::new(configs), Arc::new(events), clock(), ids());
+    svc.create(&admin(), &body()).await.unwrap();
+    svc.create(&admin(), &body()).await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0].len(), 1);
+    assert_eq!(seen[0], seen[1]);
+}
+
+#[tokio::test]
+async fn a_seed_rejected_for_another_reason_fails_the_create() {
+    let (configs, _) = store(None);
+    let mut events = MockEventStore::new();
+    events.expect_push().returning(|_, b| {
+        Ok(PushOutcome {
+            errors: vec![Rejection {
+                guid: Some(b.events[0].guid.clone()),
+                code: RejectCode::InvalidData,
+                error: "data too large".into(),
+            }],
+            ..PushOutcome::default()
+        })
+    });
+    let svc = ConfigService::new(Arc::new(configs), Arc::new(events), clock(), ids());
+    let err = svc.create(&admin(), &body()).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::Unprocessable, "INVALID_CONFIG")
+    );
+}
+
+#[tokio::test]
+async fn get_checks_access_before_existence_and_shows_absent_fields_as_null() {
+    let mut configs = MockConfigStore::new();
+    configs.expect_get_config().returning(|t| {
+        Ok((t.as_str() == "bare").then(|| ConfigRecord {
+            id: t.clone(),
+            artifact_id: "art".into(),
+            document: parse_config(&json!({"id": "bare", "name": "Bare", "entityForms": []}))
+                .unwrap()
+                .to_document(),
+            archived_at: None,
+            created_at: Timestamp::EPOCH,
+            updated_at: Timestamp::EPOCH,
+        }))
+    });
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    let view = svc.get(&user(&["bare"]), "bare").await.unwrap();
+    assert_eq!(view["id"], "bare");
+    assert_eq!(view["artifactId"], "art");
+    for absent in [
+        "description",
+        "version",
+        "url",
+        "externalSync",
+        "archivedAt",
+    ] {
+        assert!(view.get(absent).is_some_and(Value::is_null), "{absent}");
+    }
+    let err = svc.get(&user(&["bare"]), "ghost").await.unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+    let err = svc.get(&admin(), "ghost").await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::NotFound, "CONFIG_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn list_defaults_for_admins_see_every_tenant() {
+    let mut configs = MockConfigStore::new();
+    configs.expect_list_configs().times(1).returning(|q| {
+        assert_eq!(q.only, None);
+        assert_eq!((q.offset, q.limit), (0, DEFAULT_PAGE_SIZE as u32));
+        assert_eq!((q.sort, q.descending), (ConfigSort::Name, false));
+        assert_eq!(q.search, None);
+        assert!(q.include_archived);
+        Ok((vec![], 0))
+    });
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    let p = ConfigListParams {
+        page: Some("0".into()),
+        page_size: Some("garbage".into()),
+        sort_by: Some("mystery".into()),
+        include_archived: true,
+        ..ConfigListParams::default()
+    };
+    let out = svc.list(&admin(), &p).await.unwrap();
+    assert_eq!(
+        out,
+        json!({"data": [], "meta": {"total": 0, "page": 1, "pageSize": 12, "totalPages": 1,
+               "sortBy": "name", "sortOrder": "asc", "search": ""}})
+    );
+}
+
+#[tokio::test]
+async fn archive_restore_purge_are_admin_only_and_archive_is_idempotent() {
+    let mut configs = MockConfigStore::new();
+    configs
+        .expect_get_config()
+        .returning(|_| Ok(Some(stored_record(true))));
+    // Archiving an archived config keeps its first archive time: no write.
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    assert_eq!(
+        svc.delete(&admin(), "prog", false).await.unwrap(),
+        json!({"status": "success"})
+    );
+    for err in [
+        svc.delete(&user(&["prog"]), "prog", false)
+            .await
+            .unwrap_err(),
+        svc.delete(&user(&["prog"]), "prog", true)
+            .await
+            .unwrap_err(),
+        svc.restore(&user(&["prog"]), "prog").await.unwrap_err(),
+    ] {
+        assert_eq!(
+            (err.kind, err.code.as_ref()),
+            (ErrorKind::Forbidden, "ADMIN_REQUIRED")
+        );
+    }
+}
+
+#[tokio::test]
+async fn public_info_hides_archived_unknown_and_malformed_ids() {
+    let mut configs = MockConfigStore::new();
+    configs.expect_get_config().returning(|t| {
+        Ok(match t.as_str() {
+            "prog" => Some(stored_record(true)),
+            _ => None,
+        })
+    });
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    for id in ["prog", "ghost", "../x"] {
+        let err = svc.public_info(id).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotFound, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_artifact_is_404() {
+    let mut configs = MockConfigStore::new();
+    configs
+        .expect_config_by_artifact()
+        .times(1)
+        .returning(|_| Ok(None));
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    let err = svc.artifact("abc_DEF-1", "http://srv").await.unwrap_err();
+    assert_eq!(err.code, "ARTIFACT_NOT_FOUND");
 }

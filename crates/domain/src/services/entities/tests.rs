@@ -226,6 +226,18 @@ async fn resolve_with_delete_emits_a_resolve_duplicate_event() {
     let mut events = MockEventStore::new();
     events.expect_push().times(1).returning(|t, batch| {
         assert_eq!(t.as_str(), "prog");
+        assert_eq!(batch.events.len(), 1);
+        assert!(batch.rejected.is_empty());
+        assert_eq!(batch.pushed_by.as_deref(), Some("7"));
+        assert_eq!(batch.received_at.millis(), 5_000);
+        let wire = serde_json::to_value(&batch.events[0]).unwrap();
+        assert_eq!(
+            wire,
+            json!({"guid": "11111111-2222-4333-8444-555555555555", "entityGuid": "new",
+                   "type": "resolve-duplicate",
+                   "data": {"duplicates": [{"entityGuid": "new", "duplicateGuid": "old"}], "shouldDelete": true},
+                   "timestamp": "1970-01-01T00:00:05.000Z", "userId": 7, "syncLevel": 0})
+        );
         let e = &batch.events[0];
         assert_eq!(e.event_type, "resolve-duplicate");
         assert_eq!(e.entity_guid, "new");
@@ -267,4 +279,217 @@ async fn resolve_keep_both_and_unknown_pairs() {
         .await
         .unwrap_err();
     assert_eq!(err.code, "INVALID_BODY");
+}
+
+#[tokio::test]
+async fn resolve_body_errors_touch_no_store() {
+    let svc = service(MockEventStore::new(), MockEntityStore::new());
+    let who = user(&["prog"]);
+    let err = svc
+        .resolve(&who, &json!({"configId": "prog", "newItem": "n", "existingItem": "o", "shouldDeleteNewItem": "true"}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::BadRequest, "INVALID_BODY")
+    );
+    let err = svc
+        .resolve(
+            &who,
+            &json!({"configId": 1, "newItem": "n", "existingItem": "o"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "INVALID_CONFIG_ID");
+    let err = svc
+        .resolve(
+            &who,
+            &json!({"configId": "other", "newItem": "n", "existingItem": "o"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn count_and_count_by_form() {
+    let mut entities = MockEntityStore::new();
+    entities.expect_count_entities().returning(|_| Ok(42));
+    entities.expect_count_by_form().returning(|_| {
+        Ok(BTreeMap::from([
+            ("household".to_string(), 3),
+            ("person".to_string(), 39),
+        ]))
+    });
+    let svc = service(MockEventStore::new(), entities);
+    let who = user(&["prog"]);
+    assert_eq!(
+        svc.count(&who, Some("prog")).await.unwrap(),
+        json!({"count": 42})
+    );
+    let by_form = svc.count_by_form(&who, Some("prog")).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(by_form).unwrap(),
+        json!({"household": 3, "person": 39})
+    );
+    let err = svc
+        .count_by_form(&user(&[]), Some("prog"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn get_is_403_before_404_and_unknown_tenant_is_404() {
+    let svc = service(MockEventStore::new(), MockEntityStore::new());
+    let err = svc
+        .get(&user(&["prog"]), Some("ghost"), "hh")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+    let admin = Principal {
+        role: Role::Admin,
+        ..user(&[])
+    };
+    let err = svc.get(&admin, Some("ghost"), "hh").await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::NotFound, "CONFIG_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn members_of_an_unknown_group_is_404() {
+    let mut entities = MockEntityStore::new();
+    entities.expect_get_entity().returning(|_, _| Ok(None));
+    let svc = service(MockEventStore::new(), entities);
+    let err = svc
+        .members(&user(&["prog"]), Some("prog"), "x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ENTITY_NOT_FOUND");
+}
+
+#[tokio::test]
+async fn entity_events_are_the_legacy_event_array_in_storage_order() {
+    let mut events = MockEventStore::new();
+    events
+        .expect_entity_events()
+        .times(1)
+        .returning(|t, guid, limit| {
+            assert_eq!((t.as_str(), guid, limit), ("prog", "p", MAX_ENTITY_EVENTS));
+            Ok(["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"]
+                .iter()
+                .enumerate()
+                .map(|(i, ts)| {
+                    let event = crate::event::validate_event(
+                        &json!({"guid": format!("g{i}"), "entityGuid": "p",
+                    "type": "update-individual", "data": {"a": i}, "timestamp": ts, "userId": "u"}),
+                    )
+                    .unwrap();
+                    StoredEvent {
+                        seq: Seq(i as i64 + 1),
+                        event,
+                        received_at: Timestamp::EPOCH,
+                        pushed_by: None,
+                    }
+                })
+                .collect())
+        });
+    let svc = service(events, MockEntityStore::new());
+    let out = svc
+        .entity_events(&user(&["prog"]), Some("prog"), "p")
+        .await
+        .unwrap();
+    let wire = serde_json::to_value(&out).unwrap();
+    assert_eq!(wire[0]["guid"], "g0");
+    assert_eq!(wire[1]["timestamp"], "2024-01-02T00:00:00.000Z");
+    assert_eq!(wire.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn duplicates_list_the_legacy_pairs_with_a_clamped_page() {
+    let mut entities = MockEntityStore::new();
+    entities
+        .expect_list_duplicates()
+        .times(2)
+        .returning(|_, offset, limit| {
+            assert!(matches!((offset, limit), (0, 1) | (10, MAX_ENTITY_LIMIT)));
+            Ok(vec![DuplicatePair {
+                entity_guid: "new".into(),
+                duplicate_guid: "old".into(),
+            }])
+        });
+    let svc = service(MockEventStore::new(), entities);
+    let who = user(&["prog"]);
+    let out = svc.duplicates(&who, Some("prog"), 0, 0).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&out).unwrap(),
+        json!([{"entityGuid": "new", "duplicateGuid": "old"}])
+    );
+    svc.duplicates(&who, Some("prog"), 10, 50_000)
+        .await
+        .unwrap();
+    let err = svc
+        .duplicates(&who, Some("other"), 0, 10)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "TENANT_FORBIDDEN");
+}
+
+#[tokio::test]
+async fn search_limit_is_clamped() {
+    let mut entities = MockEntityStore::new();
+    entities
+        .expect_search_entities()
+        .times(2)
+        .returning(|_, _, limit| {
+            assert!(limit == 1 || limit == MAX_ENTITY_LIMIT);
+            Ok(vec![group()])
+        });
+    let svc = service(MockEventStore::new(), entities);
+    let who = user(&["prog"]);
+    for limit in [0, 99_999] {
+        let out = svc
+            .search(
+                &who,
+                &json!({"configId": "prog", "criteria": [{"name": "House"}], "limit": limit}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out[0].guid, "hh");
+    }
+}
+
+#[tokio::test]
+async fn events_listing_defaults_and_end_of_stream() {
+    let mut events = MockEventStore::new();
+    events
+        .expect_list_events()
+        .times(1)
+        .returning(|_, f, after, limit| {
+            assert_eq!(f, &EventFilter::default());
+            assert_eq!((after, limit), (Seq(0), DEFAULT_ENTITY_LIMIT + 1));
+            Ok(vec![])
+        });
+    let svc = service(events, MockEntityStore::new());
+    let who = user(&["prog"]);
+    let page = svc
+        .events(&who, Some("prog"), EventFilter::default(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&page).unwrap(),
+        json!({"events": [], "nextCursor": null})
+    );
+    for bad in ["0", "-1", "many"] {
+        let err = svc
+            .events(&who, Some("prog"), EventFilter::default(), None, Some(bad))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.kind, err.code.as_ref()),
+            (ErrorKind::BadRequest, "INVALID_LIMIT")
+        );
+    }
 }
