@@ -6,6 +6,7 @@
 
 mod accounts;
 mod configs;
+mod conformance;
 mod db;
 mod entities;
 mod events;
