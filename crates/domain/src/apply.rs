@@ -21,7 +21,7 @@ use crate::entity::{Entity, EntityKind, EntityRecord};
 use crate::error::StoreError;
 use crate::event::{Event, MAX_GUID_CHARS};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Default name of an individual without `data.name`.
 pub const UNNAMED_INDIVIDUAL: &str = "Unnamed Individual";
@@ -231,10 +231,19 @@ impl Applier<'_, '_> {
 
     /// Creates missing inline members (recursively) and links every member to its group.
     /// Returns whether the top-level group gained a member.
+    ///
+    /// Each group is read and written once per member list, so a large inline member list
+    /// costs time linear in its length.
     fn link_members(&mut self, group: &str, members: &Value) -> Result<bool, StoreError> {
         let mut added_to_top = false;
         let mut work: Vec<(String, &Value)> = vec![(group.to_owned(), members)];
         while let Some((parent, members)) = work.pop() {
+            let Some(mut parent_rec) = self.live_group(&parent)? else {
+                continue;
+            };
+            let mut listed: HashSet<String> =
+                parent_rec.entity.member_ids.iter().cloned().collect();
+            let before = parent_rec.entity.member_ids.len();
             for member in members.as_array().into_iter().flatten() {
                 let Some(guid) = member_guid(member) else {
                     continue;
@@ -242,27 +251,12 @@ impl Applier<'_, '_> {
                 if guid == parent {
                     continue;
                 }
-                let existing = self.ws.get(&guid)?;
-                let mut rec = match existing {
+                let mut rec = match self.ws.get(&guid)? {
                     Some(rec) if rec.deleted => continue,
                     Some(rec) => rec,
                     None => {
-                        let kind = if member.get("type").and_then(Value::as_str) == Some("group") {
-                            EntityKind::Group
-                        } else {
-                            EntityKind::Individual
-                        };
-                        let mut rec = self.blank(&guid, kind);
-                        if let Some(obj) = member.as_object() {
-                            let mut data = obj.clone();
-                            data.remove("guid");
-                            data.remove("members");
-                            merge_data(&mut rec.entity, &data);
-                        } else {
-                            merge_data(&mut rec.entity, &Map::new());
-                        }
-                        rec.entity.version = 1;
-                        if kind == EntityKind::Group {
+                        let rec = self.new_member(&guid, member);
+                        if rec.entity.kind == EntityKind::Group {
                             if let Some(nested) = member.get("members") {
                                 work.push((guid.clone(), nested));
                             }
@@ -270,26 +264,37 @@ impl Applier<'_, '_> {
                         rec
                     }
                 };
-                let Some(mut parent_rec) = self.live_group(&parent)? else {
-                    continue;
-                };
-                if !parent_rec.entity.member_ids.contains(&guid) {
+                if listed.insert(guid.clone()) {
                     parent_rec.entity.member_ids.push(guid.clone());
-                    if parent != group {
-                        parent_rec.entity.last_updated = self.event.timestamp;
-                    }
-                    self.save(parent_rec);
-                    if parent == group {
-                        added_to_top = true;
-                    }
                 }
                 if !rec.parent_ids.contains(&parent) {
                     rec.parent_ids.push(parent.clone());
+                    self.save(rec);
                 }
-                self.save(rec);
+            }
+            if parent_rec.entity.member_ids.len() != before {
+                added_to_top |= parent == group;
+                self.save(parent_rec);
             }
         }
         Ok(added_to_top)
+    }
+
+    /// A member created from its inline object: a group when `type` is `"group"`, else an
+    /// individual; its data is the object without `guid` and `members`; version 1.
+    fn new_member(&self, guid: &str, member: &Value) -> EntityRecord {
+        let kind = if member.get("type").and_then(Value::as_str) == Some("group") {
+            EntityKind::Group
+        } else {
+            EntityKind::Individual
+        };
+        let mut rec = self.blank(guid, kind);
+        let mut data = member.as_object().cloned().unwrap_or_default();
+        data.remove("guid");
+        data.remove("members");
+        merge_data(&mut rec.entity, &data);
+        rec.entity.version = 1;
+        rec
     }
 
     fn bump(&mut self, guid: &str) -> Result<(), StoreError> {
@@ -397,6 +402,17 @@ fn guid_text(v: &Value) -> Option<String> {
 
 fn member_guid(member: &Value) -> Option<String> {
     member.get("guid").and_then(guid_text)
+}
+
+/// The potential-duplicate pairs `(entity, duplicate)` a `resolve-duplicate` event resolves
+/// (every entry of `data.duplicates` with both guids); empty for other types. Resolution does
+/// not depend on entity state.
+pub fn resolved_pairs(event: &Event) -> Vec<(String, String)> {
+    if event.event_type == "resolve-duplicate" {
+        duplicate_pairs(&event.data)
+    } else {
+        Vec::new()
+    }
 }
 
 fn duplicate_pairs(data: &Map<String, Value>) -> Vec<(String, String)> {

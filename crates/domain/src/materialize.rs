@@ -9,21 +9,33 @@
 //!    current state (the fast path). Otherwise the entities' *component* is recomputed.
 //! 4. Changed records get their match key, are saved, and duplicate pairs are updated.
 //!
-//! Why the fast path is exact: the correct state is the fold of all events in key order.
-//! An event `E` can be applied last exactly when no already-applied event with a greater key
-//! would have seen a different state had `E` been applied first, or would change what `E`
-//! does. Any such event references or changes an entity `E` references or changes now
-//! (membership links are recorded in both the group and the member, and every event that
-//! changes a link references both ends), so that entity's `last_key` is greater than
-//! `E`'s key, and the condition fails.
+//! # Why the fast path is exact
+//!
+//! Invariant: the stored state `S` is `fold(A)`, `A` the applied events. Let `E` (key `k`)
+//! be a new event, `L` the events of `A` with keys greater than `k`, and `T` the entities `E`
+//! reads or writes when applied to `S`. The appliers only read entities they reference or
+//! write (a cascade walks `memberIds` and `parent_ids`, whose entries are live entities it
+//! then writes), and every applied event raises the `last_key` of the entities it references
+//! or writes (for absent ones, the *ghost key* plays that role). The fast path requires
+//! every entity of `T` to have `last_key < k`, so no event of `L` read or wrote any entity of
+//! `T`. Hence the entities of `T` have the same state before and after `L`: applying `E` to
+//! `fold(A \ L)` reads the same values, follows the same links and writes the same records
+//! as applying it to `S`. Conversely `E` writes only entities of `T`, which no event of `L`
+//! reads, so replaying `L` after `E` does exactly what it did before. Therefore
+//! `fold(A ∪ {E}) = apply(S, E)`. (The convergence property test checks this.)
+//!
+//! # The recompute
 //!
 //! The component of a set of entities is the closure "entities → stored events referencing
-//! them → the entities those events reference". No event outside the component references
-//! an entity inside it, so folding just the component's events reproduces exactly the state
-//! a full fold would give those entities. Work per event is proportional to its component,
-//! never to the tenant.
+//! them → the entities those events reference". Membership links are only ever created by an
+//! event that references both the group and the member, so a cascade never leaves the
+//! component, and no event outside it reads or writes an entity inside it: folding just the
+//! component's events from empty state reproduces exactly the state a full fold gives those
+//! entities. The batch's own not-yet-applied events of the component are folded in at the
+//! same time, so one batch recomputes a component at most once per late event that reaches
+//! it from outside. Work per event is proportional to its component, never to the tenant.
 
-use crate::apply::{apply_event, event_refs, fold, Effects, Workspace};
+use crate::apply::{apply_event, event_refs, fold, resolved_pairs, Workspace};
 use crate::cursor::Seq;
 use crate::duplicates::match_key;
 use crate::entity::EntityRecord;
@@ -88,8 +100,8 @@ pub fn push_in_tx(tx: &mut dyn PushTx, batch: &PushBatch) -> Result<PushOutcome,
     }
     let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
     let refs: Vec<Vec<String>> = fresh.iter().map(|n| n.refs.clone()).collect();
-    let batch_guids = events.iter().map(|e| e.guid.clone()).collect();
-    Materializer::new(tx, batch_guids).run(&events, &refs, batch)?;
+    let pending = events.iter().map(|e| e.guid.clone()).collect();
+    Materializer::new(tx, pending).run(&events, &refs, batch)?;
     outcome.applied = fresh.len() as u64;
     outcome.head = Seq(next);
     Ok(outcome)
@@ -102,32 +114,35 @@ struct Materializer<'t> {
     cache: HashMap<String, Option<EntityRecord>>,
     /// Match keys as stored before this batch, for every record loaded.
     original_keys: HashMap<String, Option<String>>,
-    /// For guids without a record: the greatest key of stored events (outside this batch)
-    /// that reference them. Such an event found nothing to change, but it could have, had the
-    /// entity existed, so a later-arriving creation with a smaller key is not in order.
+    /// For guids known absent: the greatest key of the applied events that reference them.
+    /// Such an event found nothing to change, but it could have, had the entity existed, so
+    /// a later-arriving creation with a smaller key is not in order.
     ghost_keys: HashMap<String, EventKey>,
-    /// Guids of this batch's events.
-    batch: HashSet<String>,
+    /// Guids of this batch's new events that are stored but not applied yet.
+    pending: HashSet<String>,
     dirty: BTreeSet<String>,
+    /// Guids that stopped being live during the batch (some may live again at the end).
     deleted: BTreeSet<String>,
     resolved: Vec<(String, String)>,
 }
 
 impl<'t> Materializer<'t> {
-    fn new(tx: &'t mut dyn PushTx, batch: HashSet<String>) -> Self {
+    fn new(tx: &'t mut dyn PushTx, pending: HashSet<String>) -> Self {
         Materializer {
             tx,
             cache: HashMap::new(),
             original_keys: HashMap::new(),
             ghost_keys: HashMap::new(),
-            batch,
+            pending,
             dirty: BTreeSet::new(),
             deleted: BTreeSet::new(),
             resolved: Vec::new(),
         }
     }
 
-    fn prefetch(&mut self, guids: &[String]) -> Result<(), StoreError> {
+    /// Loads the records of `guids` not cached yet (one `load_entities` call); returns the
+    /// ones found absent.
+    fn load(&mut self, guids: &[String]) -> Result<Vec<String>, StoreError> {
         let missing: Vec<String> = guids
             .iter()
             .filter(|g| !self.cache.contains_key(*g))
@@ -136,30 +151,41 @@ impl<'t> Materializer<'t> {
             .into_iter()
             .collect();
         if missing.is_empty() {
-            return Ok(());
+            return Ok(missing);
         }
         let loaded = self.tx.load_entities(&missing)?;
-        let mut absent: BTreeSet<String> = missing.iter().cloned().collect();
-        for guid in missing {
+        for guid in &missing {
             self.cache.insert(guid.clone(), None);
-            self.original_keys.insert(guid, None);
+            self.original_keys.insert(guid.clone(), None);
         }
         for rec in loaded {
-            absent.remove(&rec.entity.guid);
             self.original_keys
                 .insert(rec.entity.guid.clone(), rec.match_key.clone());
             self.cache.insert(rec.entity.guid.clone(), Some(rec));
         }
+        Ok(missing
+            .into_iter()
+            .filter(|g| matches!(self.cache.get(g), Some(None)))
+            .collect())
+    }
+
+    /// Loads records and, for the absent ones, their ghost keys from the applied events
+    /// that reference them.
+    fn prefetch(&mut self, guids: &[String]) -> Result<(), StoreError> {
+        let absent = self.load(guids)?;
         if absent.is_empty() {
             return Ok(());
         }
-        let absent_list: Vec<String> = absent.iter().cloned().collect();
-        for ev in self.tx.events_referencing(&absent_list)? {
-            if self.batch.contains(&ev.guid) {
+        let absent_set: HashSet<&String> = absent.iter().collect();
+        for ev in self.tx.events_referencing(&absent)? {
+            if self.pending.contains(&ev.guid) {
                 continue;
             }
             let key = ev.key();
-            for r in event_refs(&ev).into_iter().filter(|r| absent.contains(r)) {
+            for r in event_refs(&ev)
+                .into_iter()
+                .filter(|r| absent_set.contains(r))
+            {
                 raise(&mut self.ghost_keys, r, &key);
             }
         }
@@ -176,21 +202,16 @@ impl<'t> Materializer<'t> {
         self.prefetch(&all_refs)?;
         let mut order: Vec<usize> = (0..events.len()).collect();
         order.sort_by_key(|&i| events[i].key());
-        let mut pending: HashSet<&str> = events.iter().map(|e| e.guid.as_str()).collect();
         for i in order {
-            let event = events[i];
-            pending.remove(event.guid.as_str());
-            self.apply(event, &refs[i], &pending)?;
+            // Events a recompute already folded in are skipped.
+            if self.pending.contains(&events[i].guid) {
+                self.apply(events[i], &refs[i])?;
+            }
         }
         self.finish(batch)
     }
 
-    fn apply(
-        &mut self,
-        event: &Event,
-        refs: &[String],
-        pending: &HashSet<&str>,
-    ) -> Result<(), StoreError> {
+    fn apply(&mut self, event: &Event, refs: &[String]) -> Result<(), StoreError> {
         let key = event.key();
         let mut overlay = Overlay {
             base: self,
@@ -207,31 +228,30 @@ impl<'t> Materializer<'t> {
             Some(Some(rec)) => rec.last_key < key,
             _ => self.ghost_keys.get(g).is_none_or(|k| *k < key),
         });
+        self.pending.remove(&event.guid);
+        self.resolved.extend(effects.resolved);
         if in_order {
             for (guid, rec) in changes {
                 self.dirty.insert(guid.clone());
                 self.cache.insert(guid, Some(rec));
             }
-            self.absorb(effects);
+            for guid in refs {
+                if matches!(self.cache.get(guid), Some(None)) {
+                    raise(&mut self.ghost_keys, guid.clone(), &key);
+                }
+            }
+            self.deleted.extend(effects.deleted);
+            Ok(())
         } else {
-            self.recompute(affected, pending)?;
-            self.resolved.extend(effects.resolved);
+            self.recompute(affected)
         }
-        Ok(())
     }
 
-    fn absorb(&mut self, effects: Effects) {
-        self.deleted.extend(effects.deleted);
-        self.resolved.extend(effects.resolved);
-    }
-
-    /// Re-folds the component of `start` from its stored events (excluding batch events not
-    /// applied yet) and replaces the cached records of the component.
-    fn recompute(
-        &mut self,
-        start: BTreeSet<String>,
-        pending: &HashSet<&str>,
-    ) -> Result<(), StoreError> {
+    /// Re-folds the component of `start` from all its stored events and replaces the cached
+    /// records of the component. Batch events of the component that were not applied yet
+    /// are folded in too (they are stored already), so a batch recomputes a component once
+    /// rather than once per late event.
+    fn recompute(&mut self, start: BTreeSet<String>) -> Result<(), StoreError> {
         let mut component = start.clone();
         let mut frontier: Vec<String> = start.into_iter().collect();
         let mut events: BTreeMap<EventKey, Event> = BTreeMap::new();
@@ -240,7 +260,7 @@ impl<'t> Materializer<'t> {
             let found = self.tx.events_referencing(&frontier)?;
             frontier = Vec::new();
             for ev in found {
-                if pending.contains(ev.guid.as_str()) || !seen.insert(ev.guid.clone()) {
+                if !seen.insert(ev.guid.clone()) {
                     continue;
                 }
                 for r in event_refs(&ev) {
@@ -251,25 +271,41 @@ impl<'t> Materializer<'t> {
                 events.insert(ev.key(), ev);
             }
         }
+        for ev in events.values() {
+            if self.pending.remove(&ev.guid) {
+                self.resolved.extend(resolved_pairs(ev));
+            }
+        }
         let guids: Vec<String> = component.iter().cloned().collect();
-        self.prefetch(&guids)?;
+        self.load(&guids)?;
         let folded = fold(events.values());
+        // Every event referencing the component is in `events` and now applied: the ghost
+        // keys of its absent guids are exact.
+        let mut ghosts: HashMap<String, EventKey> = HashMap::new();
         for (key, ev) in &events {
             for r in event_refs(ev)
                 .into_iter()
                 .filter(|r| !folded.contains_key(r))
             {
-                raise(&mut self.ghost_keys, r, key);
+                raise(&mut ghosts, r, key);
             }
         }
         for guid in component {
-            let before_live = matches!(self.cache.get(&guid), Some(Some(r)) if !r.deleted);
+            self.ghost_keys.remove(&guid);
+            let before = self.cache.get(&guid).cloned().flatten();
             let after = folded.get(&guid).cloned();
-            if before_live && after.as_ref().is_some_and(|r| r.deleted) {
+            let was_live = before.as_ref().is_some_and(|r| !r.deleted);
+            let is_live = after.as_ref().is_some_and(|r| !r.deleted);
+            if was_live && !is_live {
                 self.deleted.insert(guid.clone());
             }
-            if after.is_some() || matches!(self.cache.get(&guid), Some(Some(_))) {
+            if before.is_some() || after.is_some() {
                 self.dirty.insert(guid.clone());
+            }
+            if after.is_none() {
+                if let Some(k) = ghosts.remove(&guid) {
+                    self.ghost_keys.insert(guid.clone(), k);
+                }
             }
             self.cache.insert(guid, after);
         }
@@ -306,11 +342,13 @@ impl<'t> Materializer<'t> {
             self.tx.delete_entities(&vanished)?;
             self.deleted.extend(vanished);
         }
+        // Pairs of entities that are not live at the end of the batch go; an entity deleted
+        // and revived within the batch keeps its pairs.
         for guid in &self.deleted {
-            self.tx.remove_duplicates_of(guid)?;
-        }
-        for (a, b) in &self.resolved {
-            self.tx.remove_duplicate(a, b)?;
+            let live_now = matches!(self.cache.get(guid), Some(Some(r)) if !r.deleted);
+            if !live_now {
+                self.tx.remove_duplicates_of(guid)?;
+            }
         }
         // Oldest change first; a pair is flagged once, from the newer entity to the older
         // one (upstream's `{entityGuid: newer, duplicateGuid: existing}`).
@@ -326,6 +364,11 @@ impl<'t> Materializer<'t> {
                     self.tx.flag_duplicate(&guid, &other, &key)?;
                 }
             }
+        }
+        // Pairs the batch's `resolve-duplicate` events resolved, last: a pair such an event
+        // names is gone after the push even if this batch flagged it.
+        for (a, b) in &self.resolved {
+            self.tx.remove_duplicate(a, b)?;
         }
         Ok(())
     }
