@@ -75,6 +75,16 @@ pub trait Workspace {
 
     /// Replaces the record of `record.entity.guid`.
     fn put(&mut self, record: EntityRecord);
+
+    /// Says that the records of `guids` are about to be read, so a workspace backed by a
+    /// store can load them in one round trip. The default does nothing.
+    ///
+    /// # Errors
+    /// Storage failure while loading.
+    fn hint(&mut self, guids: &[String]) -> Result<(), StoreError> {
+        let _ = guids;
+        Ok(())
+    }
 }
 
 /// An in-memory workspace (the fold's state).
@@ -343,6 +353,14 @@ impl Applier<'_, '_> {
             rec.entity.version += 1;
             rec.entity.last_updated = self.event.timestamp;
             let parents = std::mem::take(&mut rec.parent_ids);
+            let links: Vec<String> = rec
+                .entity
+                .member_ids
+                .iter()
+                .chain(&parents)
+                .cloned()
+                .collect();
+            self.ws.hint(&links)?;
             work.extend(rec.entity.member_ids.iter().cloned());
             self.save(rec);
             self.effects.deleted.push(guid.clone());

@@ -402,6 +402,10 @@ impl Workspace for Overlay<'_, '_> {
     fn put(&mut self, record: EntityRecord) {
         self.changes.insert(record.entity.guid.clone(), record);
     }
+
+    fn hint(&mut self, guids: &[String]) -> Result<(), StoreError> {
+        self.base.prefetch(guids)
+    }
 }
 
 #[cfg(test)]
