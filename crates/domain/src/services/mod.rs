@@ -3,10 +3,10 @@
 
 pub mod auth;
 pub mod configs;
+pub mod context;
 mod credentials;
 pub mod entities;
 mod login_limit;
 pub mod sync;
 pub mod user_admin;
 pub mod users_api;
-pub mod context;
