@@ -17,3 +17,7 @@ fmt:
 
 lint:
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Rewrite openapi/openapi.json from the code (a test fails while it is stale).
+openapi:
+    cargo run -q -- openapi > openapi/openapi.json

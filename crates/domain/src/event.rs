@@ -15,7 +15,19 @@ pub const MAX_TYPE_CHARS: usize = 64;
 pub const MAX_DATA_BYTES: usize = 256 * 1024;
 
 /// How far an event has travelled: 0 local, 1 on the server, 2 from/to an external system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct SyncLevel(pub u8);
 
@@ -31,12 +43,13 @@ impl SyncLevel {
 /// Who recorded an event, as the client wrote it: a string or a number.
 ///
 /// For content comparison `1` and `"1"` are the same author ([`UserRef::canonical`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum UserRef {
     /// A textual user id, such as `"admin"`.
     Text(String),
     /// A numeric user id, such as the server's integer user ids.
+    #[schema(value_type = f64)]
     Number(serde_json::Number),
 }
 
@@ -66,7 +79,7 @@ impl UserRef {
 }
 
 /// A validated event. Immutable once accepted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// Event id, unique within a tenant.
@@ -135,7 +148,7 @@ pub struct ContentHash(pub String);
 
 /// Why an event was rejected; one code per validation rule of SPEC §3.1, plus the push-time
 /// conflict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RejectCode {
     /// The event is not a JSON object.
@@ -204,7 +217,7 @@ impl fmt::Display for RejectCode {
 }
 
 /// A per-event rejection: which event (if its guid could be read), why, and a human message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rejection {
     /// The event's guid when it is a non-empty string, else `None`.
     pub guid: Option<String>,

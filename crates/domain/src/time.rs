@@ -71,6 +71,19 @@ impl Timestamp {
     }
 }
 
+/// Described in OpenAPI documents as an RFC 3339 `date-time` string, its wire form.
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
+
 impl Default for Timestamp {
     fn default() -> Self {
         Timestamp::EPOCH

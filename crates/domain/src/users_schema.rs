@@ -10,7 +10,7 @@ pub use define::{validate_schema, INVALID_SCHEMA, MAX_FIELDS, MAX_LABEL_CHARS, M
 use serde::{Deserialize, Serialize, Serializer};
 
 /// Kind of a schema field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldKind {
     /// A string (`minLength`, `maxLength`, `regex`).
@@ -41,7 +41,7 @@ impl FieldKind {
 
 /// One field of a schema. Constraints only exist on the kinds they apply to (see
 /// [`validate_schema`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaField {
     /// Data key, `^[a-zA-Z][a-zA-Z0-9_]{0,50}$`.
@@ -83,7 +83,7 @@ pub struct SchemaField {
 }
 
 /// A versioned schema of one app.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSchema {
     /// Version, starting at 1, incremented on each update.

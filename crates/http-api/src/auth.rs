@@ -1,5 +1,6 @@
 //! Authentication extractors (ARCHITECTURE convention 6): a handler that takes
-//! [`AuthUser`] or [`AdminUser`] only runs for a valid caller.
+//! [`AuthUser`], [`AdminUser`], [`SyncUser`] or [`SessionApp`] only runs for a valid caller,
+//! and the caller is checked before the body is read (401 before any 400).
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -7,6 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use domain::error::DomainError;
 use domain::principal::Principal;
+use domain::services::users_api::AppSession;
 use futures::future::LocalBoxFuture;
 
 /// Any authenticated user (`Authorization: Bearer <jwt>`).
@@ -21,6 +23,21 @@ pub struct AdminUser(pub Principal);
 /// `Authorization: <provider> <token>`); the token must be one of our access tokens.
 #[derive(Debug, Clone)]
 pub struct SyncUser(pub Principal);
+
+/// A Users-API app logged in with the `sid` session cookie.
+#[derive(Debug, Clone)]
+pub struct SessionApp(pub AppSession);
+
+/// Name of the Users-API session cookie.
+pub(crate) const SESSION_COOKIE: &str = "sid";
+
+fn internal() -> ApiError {
+    ApiError(DomainError::new(
+        domain::error::ErrorKind::Internal,
+        "INTERNAL",
+        "Internal server error",
+    ))
+}
 
 fn token(req: &HttpRequest, any_scheme: bool) -> Result<String, ApiError> {
     let header = req
@@ -59,13 +76,7 @@ fn authenticate(
     let token = token(req, any_scheme);
     Box::pin(async move {
         let token = token?;
-        let state = state.ok_or_else(|| {
-            ApiError(DomainError::new(
-                domain::error::ErrorKind::Internal,
-                "INTERNAL",
-                "Internal server error",
-            ))
-        })?;
+        let state = state.ok_or_else(internal)?;
         Ok(state.auth.authenticate(&token).await?)
     })
 }
@@ -100,6 +111,20 @@ impl FromRequest for AdminUser {
             let who = fut.await?;
             who.require_admin()?;
             Ok(AdminUser(who))
+        })
+    }
+}
+
+impl FromRequest for SessionApp {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let sid = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(internal)?;
+            Ok(SessionApp(state.users_api.session(sid.as_deref()).await?))
         })
     }
 }

@@ -4,8 +4,23 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use domain::error::{DomainError, ErrorKind};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
 use std::fmt;
+
+/// The JSON body of every error response (SPEC §1).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Human-readable message (the same text as `message`, for upstream clients).
+    pub error: String,
+    /// Human-readable message.
+    pub message: String,
+    /// Stable machine-readable code, e.g. `TENANT_FORBIDDEN`.
+    pub code: String,
+    /// Structured details, e.g. every failing field of a validation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
 
 /// A failure as the client sees it.
 #[derive(Debug)]
@@ -52,10 +67,12 @@ impl ResponseError for ApiError {
             // The cause is logged, never returned.
             tracing::error!(code = %e.code, cause = ?e.source, "request failed");
         }
-        let mut body = json!({"error": e.message, "message": e.message, "code": e.code});
-        if let Some(details) = &e.details {
-            body["details"] = details.clone();
-        }
+        let body = ErrorBody {
+            error: e.message.clone(),
+            message: e.message.clone(),
+            code: e.code.to_string(),
+            details: e.details.clone(),
+        };
         let mut response = HttpResponse::build(self.status_code());
         if let ErrorKind::RateLimited(secs) = e.kind {
             response.insert_header((header::RETRY_AFTER, secs.max(1).to_string()));

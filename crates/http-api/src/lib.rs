@@ -10,7 +10,8 @@ mod rate_limit;
 mod routes;
 
 pub use auth::{AdminUser, AuthUser, SyncUser};
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
+pub use routes::openapi::{document_json, ApiDoc};
 
 use actix_web::{web, App, HttpServer};
 use domain::ports::{Clock, IdGenerator, PasswordHasher, Stores, TokenSigner};

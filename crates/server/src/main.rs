@@ -27,6 +27,8 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the OpenAPI document (what `/openapi.json` serves) and exit.
+    Openapi,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -59,6 +61,10 @@ fn main() {
 
 fn real_main() -> Result<(), String> {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Openapi)) {
+        print!("{}", http_api::document_json());
+        return Ok(());
+    }
     let config = Config::from_env()?;
     init_logs(config.json_logs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -69,6 +75,7 @@ fn real_main() -> Result<(), String> {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => open_stores(&config).map(|_| println!("migrations applied")),
+            Command::Openapi => Ok(()),
             Command::User {
                 command:
                     UserCommand::Create {

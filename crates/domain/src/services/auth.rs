@@ -70,7 +70,7 @@ impl Default for AuthSettings {
 }
 
 /// Body of a successful `POST /api/users/login`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     /// Access token (JWT).
@@ -84,7 +84,7 @@ pub struct LoginResponse {
 }
 
 /// Body of a successful `POST /api/users/refresh`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshResponse {
     /// New access token.
@@ -96,7 +96,7 @@ pub struct RefreshResponse {
 }
 
 /// A user as the account routes show it (`/me`, user list): never the password hash.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// Integer id.
@@ -125,7 +125,7 @@ impl UserView {
 }
 
 /// A `{"message": "..."}` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MessageBody {
     /// The message.
     pub message: &'static str,

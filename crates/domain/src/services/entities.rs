@@ -26,7 +26,7 @@ pub const MAX_ENTITY_EVENTS: u32 = 10_000;
 
 /// Legacy list item and v2 entity view: `{guid, id, name, entityName, type, data, memberIds?,
 /// lastUpdated}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EntityView {
     /// Entity guid.
@@ -71,7 +71,7 @@ impl From<Entity> for EntityView {
 }
 
 /// A page of events with the cursor to continue from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPage {
     /// Events in commit order.
@@ -81,7 +81,7 @@ pub struct EventPage {
 }
 
 /// Legacy duplicate pair `{entityGuid, duplicateGuid}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DuplicateView {
     /// The flagged (newer) entity.

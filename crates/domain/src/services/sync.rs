@@ -26,7 +26,7 @@ pub const DUPLICATES_WARNING: &str =
     "Unresolved potential duplicates exist. Please review them on the admin page.";
 
 /// Body of a successful push (v2 field names).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PushResponse {
     /// Always `"success"` (legacy clients check it).
     pub status: &'static str,
@@ -43,7 +43,7 @@ pub struct PushResponse {
 }
 
 /// Body of a pull page.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PullResponse {
     /// Events in commit order.

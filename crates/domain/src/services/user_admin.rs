@@ -24,7 +24,7 @@ pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
 pub const GENERATED_PASSWORD_CHARS: usize = 20;
 
 /// Body of a successful `POST /api/users` (status 201).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CreatedUser {
     /// `"User created successfully"`.
     pub message: &'static str,

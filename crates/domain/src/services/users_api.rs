@@ -68,7 +68,7 @@ impl Default for UsersApiSettings {
 }
 
 /// Body of a successful `POST /v1/users`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpsertedRecord {
     /// Record id (24 hex characters).
@@ -81,7 +81,7 @@ pub struct UpsertedRecord {
 
 /// A record as listed by `/auth/users` (without `sourceAppId`) and `/auth/admin/users`
 /// (with it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordView {
     /// Record id.
@@ -116,7 +116,7 @@ impl RecordView {
 }
 
 /// A `{"ok": true}` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OkBody {
     /// Always `true`.
     pub ok: bool,

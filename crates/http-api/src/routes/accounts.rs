@@ -1,9 +1,11 @@
 //! `/api/users`: login, tokens, the caller, user administration.
 
 use crate::auth::{AdminUser, AuthUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
+use domain::services::auth::{LoginResponse, MessageBody, RefreshResponse, UserView};
+use domain::services::user_admin::CreatedUser;
 use serde_json::Value;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,7 +24,8 @@ fn text<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
     body.get(key).and_then(Value::as_str)
 }
 
-async fn login(
+#[utoipa::path(post, path = "/api/users/login", tag = "accounts", request_body(content = Object, example = json!({"email": "admin@example.com", "password": "secret"})), responses((status = 200, description = "Access token, user id, refresh token and the access token lifetime in seconds", body = LoginResponse), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody), (status = 429, description = "TOO_MANY_ATTEMPTS, with Retry-After", body = ErrorBody)))]
+pub(super) async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<Value>,
@@ -38,33 +41,45 @@ async fn login(
     Ok(HttpResponse::Ok().json(out))
 }
 
-async fn refresh(
+#[utoipa::path(post, path = "/api/users/refresh", tag = "accounts", request_body(content = Object, example = json!({"refreshToken": "…"})), responses((status = 200, description = "A new access token and a rotated refresh token", body = RefreshResponse), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 401, description = "INVALID_REFRESH_TOKEN, or REFRESH_TOKEN_REUSED: presenting a used token revokes its whole family", body = ErrorBody)))]
+pub(super) async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.auth.refresh(text(&body, "refreshToken")).await?))
 }
 
-async fn logout(
+#[utoipa::path(post, path = "/api/users/logout", tag = "accounts", request_body(content = Object, example = json!({"refreshToken": "…"})), responses((status = 200, description = "The refresh token family is revoked", body = MessageBody), (status = 400, description = "INVALID_BODY", body = ErrorBody)))]
+pub(super) async fn logout(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.auth.logout(text(&body, "refreshToken")).await?))
 }
 
-async fn check_token(state: web::Data<AppState>, who: AuthUser) -> HttpResponse {
+#[utoipa::path(get, path = "/api/users/check-token", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "The token is valid", body = Object)))]
+pub(super) async fn check_token(state: web::Data<AppState>, who: AuthUser) -> HttpResponse {
     HttpResponse::Ok().json(state.auth.check_token(&who.0))
 }
 
-async fn me(state: web::Data<AppState>, who: AuthUser) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/api/users/me", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "The caller", body = UserView)))]
+pub(super) async fn me(
+    state: web::Data<AppState>,
+    who: AuthUser,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.auth.me(&who.0).await?))
 }
 
-async fn list(state: web::Data<AppState>, who: AdminUser) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/api/users", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "Every account", body = Vec<UserView>), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody)))]
+pub(super) async fn list(
+    state: web::Data<AppState>,
+    who: AdminUser,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.user_admin.list(&who.0).await?))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/users", tag = "accounts", security(("bearer" = [])), request_body(content = Object, example = json!({"email": "user@example.org", "password": "long-enough-1", "role": "USER", "tenantIds": ["prog1"]})), responses((status = 201, description = "Created", body = CreatedUser), (status = 400, description = "INVALID_BODY, INVALID_EMAIL, INVALID_PASSWORD, INVALID_ROLE", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 409, description = "EMAIL_EXISTS", body = ErrorBody)))]
+pub(super) async fn create(
     state: web::Data<AppState>,
     who: AdminUser,
     body: web::Json<Value>,
@@ -72,7 +87,8 @@ async fn create(
     Ok(HttpResponse::Created().json(state.user_admin.create(&who.0, &body).await?))
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/users/{id}", tag = "accounts", security(("bearer" = [])), params(("id" = String, Path, description = "User id")), request_body(content = Object, description = "Any of email, password (absent or empty keeps the current one), role, tenantIds, roleAssignments", example = json!({"role": "ADMIN"})), responses((status = 200, description = "The updated account", body = UserView), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "USER_NOT_FOUND", body = ErrorBody), (status = 409, description = "EMAIL_EXISTS, LAST_ADMIN (demoting the last admin)", body = ErrorBody)))]
+pub(super) async fn update(
     state: web::Data<AppState>,
     who: AdminUser,
     id: web::Path<String>,
@@ -81,7 +97,8 @@ async fn update(
     Ok(HttpResponse::Ok().json(state.user_admin.update(&who.0, &id, &body).await?))
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "accounts", security(("bearer" = [])), params(("id" = String, Path, description = "User id or email")), responses((status = 200, description = "Deleted", body = MessageBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "USER_NOT_FOUND", body = ErrorBody), (status = 409, description = "LAST_ADMIN", body = ErrorBody)))]
+pub(super) async fn delete(
     state: web::Data<AppState>,
     who: AdminUser,
     id: web::Path<String>,

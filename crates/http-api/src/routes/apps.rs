@@ -1,13 +1,14 @@
 //! `/api/apps` (program configs) and the public `/artifacts/<id>.json`.
 
 use crate::auth::{AdminUser, AuthUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use domain::error::DomainError;
 use domain::services::configs::ConfigListParams;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/apps", web::get().to(list))
@@ -20,9 +21,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/artifacts/{file}", web::get().to(artifact));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-struct ListQuery {
+pub(super) struct ListQuery {
     page: Option<String>,
     page_size: Option<String>,
     sort_by: Option<String>,
@@ -31,7 +33,8 @@ struct ListQuery {
     include_archived: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/apps", tag = "configs", security(("bearer" = [])), params(ListQuery), responses((status = 200, description = "One page of program configs the caller may see, with counts", body = Object), (status = 400, description = "INVALID_QUERY", body = ErrorBody)))]
+pub(super) async fn list(
     state: web::Data<AppState>,
     who: AuthUser,
     q: web::Query<ListQuery>,
@@ -48,7 +51,8 @@ async fn list(
     Ok(HttpResponse::Ok().json(state.configs.list(&who.0, &params).await?))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/apps", tag = "configs", security(("bearer" = [])), request_body(description = "A program config, as JSON or as the multipart field `config`", content((Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 200, description = "Created or replaced (upsert by id); secrets are masked", body = Object), (status = 400, description = "INVALID_CONFIG (with the failing path), INVALID_CONFIG_ID, NO_CONFIG_FILE", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody)))]
+pub(super) async fn create(
     state: web::Data<AppState>,
     who: AdminUser,
     req: HttpRequest,
@@ -58,7 +62,8 @@ async fn create(
     Ok(HttpResponse::Ok().json(state.configs.create(&who.0, &body).await?))
 }
 
-async fn get(
+#[utoipa::path(get, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id")), responses((status = 200, description = "The config; secrets are masked", body = Object), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn get(
     state: web::Data<AppState>,
     who: AuthUser,
     id: web::Path<String>,
@@ -66,7 +71,8 @@ async fn get(
     Ok(HttpResponse::Ok().json(state.configs.get(&who.0, &id).await?))
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id")), request_body(description = "A program config, as JSON or as the multipart field `config`", content((Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 200, description = "Updated", body = Object), (status = 400, description = "INVALID_CONFIG, CONFIG_ID_MISMATCH, NO_CONFIG_FILE", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn update(
     state: web::Data<AppState>,
     who: AdminUser,
     id: web::Path<String>,
@@ -77,12 +83,14 @@ async fn update(
     Ok(HttpResponse::Ok().json(state.configs.update(&who.0, &id, &body).await?))
 }
 
-#[derive(Deserialize)]
-struct DeleteQuery {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct DeleteQuery {
     purge: Option<String>,
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id"), DeleteQuery), responses((status = 200, description = "Archived (or purged with `purge=true`)", body = Object), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn delete(
     state: web::Data<AppState>,
     who: AdminUser,
     id: web::Path<String>,
@@ -92,7 +100,8 @@ async fn delete(
     Ok(HttpResponse::Ok().json(state.configs.delete(&who.0, &id, purge).await?))
 }
 
-async fn restore(
+#[utoipa::path(post, path = "/api/apps/{id}/restore", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id")), responses((status = 200, description = "Restored from the archive", body = Object), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody), (status = 409, description = "CONFIG_NOT_ARCHIVED", body = ErrorBody)))]
+pub(super) async fn restore(
     state: web::Data<AppState>,
     who: AdminUser,
     id: web::Path<String>,
@@ -100,7 +109,8 @@ async fn restore(
     Ok(HttpResponse::Ok().json(state.configs.restore(&who.0, &id).await?))
 }
 
-async fn public_info(
+#[utoipa::path(get, path = "/api/apps/{id}/public", tag = "configs", params(("id" = String, Path, description = "Config id")), responses((status = 200, description = "Public facts of a config (no secrets)", body = Object), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn public_info(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -118,7 +128,8 @@ fn base_url(state: &AppState, req: &HttpRequest) -> String {
     }
 }
 
-async fn artifact(
+#[utoipa::path(get, path = "/artifacts/{file}", tag = "configs", params(("file" = String, Path, description = "`<artifactId>.json` or `<artifactId>.png`")), responses((status = 200, description = "The public config JSON (no secrets) or a QR code (PNG) of its URL", content((Object = "application/json"), (String = "image/png"))), (status = 404, description = "ARTIFACT_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn artifact(
     state: web::Data<AppState>,
     req: HttpRequest,
     file: web::Path<String>,

@@ -5,6 +5,7 @@ mod accounts;
 mod apps;
 mod config_body;
 mod health;
+pub(crate) mod openapi;
 mod sync;
 mod users_api;
 
@@ -13,6 +14,8 @@ use crate::{DEFAULT_BODY_LIMIT, PUSH_BODY_LIMIT};
 use actix_web::error::{JsonPayloadError, QueryPayloadError};
 use actix_web::{web, HttpRequest, HttpResponse};
 use domain::error::{DomainError, ErrorKind};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config(DEFAULT_BODY_LIMIT))
@@ -25,6 +28,17 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .configure(apps::configure)
         .configure(sync::configure)
         .configure(users_api::configure)
+        .service(
+            SwaggerUi::new("/api-docs/{_:.*}").url("/openapi.json", openapi::ApiDoc::openapi()),
+        )
+        .route(
+            "/api-docs",
+            web::get().to(|| async {
+                HttpResponse::PermanentRedirect()
+                    .insert_header(("location", "/api-docs/"))
+                    .finish()
+            }),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -2,13 +2,16 @@
 
 use super::push_json_config;
 use crate::auth::{AuthUser, SyncUser};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 use actix_web::{web, HttpResponse};
+use domain::event::Event;
 use domain::ports::EventFilter;
-use domain::services::entities::EntityListParams;
+use domain::services::entities::{DuplicateView, EntityListParams, EntityView, EventPage};
+use domain::services::sync::{PullResponse, PushResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::IntoParams;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -37,13 +40,15 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/potential-duplicates/resolve", web::post().to(resolve));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-struct TenantQuery {
+pub(super) struct TenantQuery {
     config_id: Option<String>,
 }
 
-async fn push(
+#[utoipa::path(post, path = "/api/sync/push", tag = "sync", security(("bearer" = [])), request_body(content = Object, description = "`{configId, events}`: at most 5,000 events and 16 MiB", example = json!({"configId": "prog1", "events": [{"guid": "e1", "entityGuid": "i1", "type": "create-individual", "data": {"name": "Ana"}, "timestamp": "2024-01-15T10:30:00.000Z", "userId": "u1", "syncLevel": 0}]})), responses((status = 200, description = "Per-event outcome; invalid events are quarantined", body = PushResponse), (status = 400, description = "INVALID_BODY, INVALID_CONFIG_ID, TOO_MANY_EVENTS", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody), (status = 409, description = "CONFIG_ARCHIVED", body = ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE", body = ErrorBody)))]
+pub(super) async fn push(
     state: web::Data<AppState>,
     who: SyncUser,
     body: web::Json<Value>,
@@ -51,15 +56,17 @@ async fn push(
     Ok(HttpResponse::Ok().json(state.sync.push(&who.0, &body).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-struct PullQuery {
+pub(super) struct PullQuery {
     config_id: Option<String>,
     since: Option<String>,
     limit: Option<String>,
 }
 
-async fn pull(
+#[utoipa::path(get, path = "/api/sync/pull", tag = "sync", security(("bearer" = [])), params(PullQuery), responses((status = 200, description = "Events after the cursor in commit order; follow `nextCursor` until it is null", body = PullResponse), (status = 400, description = "INVALID_SINCE, INVALID_LIMIT", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn pull(
     state: web::Data<AppState>,
     who: SyncUser,
     q: web::Query<PullQuery>,
@@ -76,7 +83,8 @@ async fn pull(
     Ok(HttpResponse::Ok().json(page))
 }
 
-async fn pull_callback(
+#[utoipa::path(get, path = "/api/sync/pull/callback", tag = "sync", security(("bearer" = [])), params(TenantQuery), responses((status = 200, description = "As upstream: `{status: \"not implemented\"}`", body = Object), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn pull_callback(
     state: web::Data<AppState>,
     who: SyncUser,
     q: web::Query<TenantQuery>,
@@ -90,7 +98,8 @@ async fn pull_callback(
     Ok(HttpResponse::Ok().json(json!({"status": "not implemented"})))
 }
 
-async fn push_audit(
+#[utoipa::path(post, path = "/api/sync/push/audit-logs", tag = "sync", security(("bearer" = [])), request_body(content = Object, description = "`{configId, auditLogs}`"), responses((status = 200, description = "Stored", body = Object), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn push_audit(
     state: web::Data<AppState>,
     who: AuthUser,
     body: web::Json<Value>,
@@ -98,16 +107,18 @@ async fn push_audit(
     Ok(HttpResponse::Ok().json(state.sync.push_audit(&who.0, &body).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-struct PageQuery {
+pub(super) struct PageQuery {
     config_id: Option<String>,
     since: Option<String>,
     after: Option<i64>,
     limit: Option<String>,
 }
 
-async fn pull_audit(
+#[utoipa::path(get, path = "/api/sync/pull/audit-logs", tag = "sync", security(("bearer" = [])), params(PageQuery), responses((status = 200, description = "One page of the tenant's audit log", body = Object), (status = 400, description = "INVALID_SINCE, INVALID_LIMIT", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn pull_audit(
     state: web::Data<AppState>,
     who: AuthUser,
     q: web::Query<PageQuery>,
@@ -125,7 +136,8 @@ async fn pull_audit(
     Ok(HttpResponse::Ok().json(page))
 }
 
-async fn rejected(
+#[utoipa::path(get, path = "/api/sync/rejected", tag = "sync", security(("bearer" = [])), params(PageQuery), responses((status = 200, description = "Quarantined events of the tenant (admin)", body = Object), (status = 403, description = "ADMIN_REQUIRED, TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn rejected(
     state: web::Data<AppState>,
     who: AuthUser,
     q: web::Query<PageQuery>,
@@ -138,9 +150,10 @@ async fn rejected(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-struct EntitiesQuery {
+pub(super) struct EntitiesQuery {
     config_id: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
@@ -150,7 +163,8 @@ struct EntitiesQuery {
     q: Option<String>,
 }
 
-async fn entities(
+#[utoipa::path(get, path = "/api/entities", tag = "entities", security(("bearer" = [])), params(EntitiesQuery), responses((status = 200, description = "One page of entities", body = Object), (status = 400, description = "INVALID_LIMIT, INVALID_OFFSET", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn entities(
     state: web::Data<AppState>,
     who: AuthUser,
     q: web::Query<EntitiesQuery>,
@@ -167,7 +181,8 @@ async fn entities(
     Ok(HttpResponse::Ok().json(state.entities.list(&who.0, &p).await?))
 }
 
-async fn count(
+#[utoipa::path(get, path = "/api/entities/count", tag = "entities", security(("bearer" = [])), params(TenantQuery), responses((status = 200, description = "Number of live entities", body = Object), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn count(
     state: web::Data<AppState>,
     who: AuthUser,
     q: web::Query<TenantQuery>,
@@ -175,7 +190,8 @@ async fn count(
     Ok(HttpResponse::Ok().json(state.entities.count(&who.0, q.config_id.as_deref()).await?))
 }
 
-async fn count_by_form(
+#[utoipa::path(get, path = "/api/entities/count-by-form", tag = "entities", security(("bearer" = [])), params(TenantQuery), responses((status = 200, description = "Number of live entities per form", body = Object), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn count_by_form(
     state: web::Data<AppState>,
     who: AuthUser,
     q: web::Query<TenantQuery>,
@@ -188,7 +204,8 @@ async fn count_by_form(
     ))
 }
 
-async fn search(
+#[utoipa::path(post, path = "/api/entities/search", tag = "entities", security(("bearer" = [])), request_body(content = Object, description = "`{configId, criteria, limit?}`"), responses((status = 200, description = "Matching entities", body = Object), (status = 400, description = "INVALID_BODY, INVALID_CRITERIA", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn search(
     state: web::Data<AppState>,
     who: AuthUser,
     body: web::Json<Value>,
@@ -196,7 +213,8 @@ async fn search(
     Ok(HttpResponse::Ok().json(state.entities.search(&who.0, &body).await?))
 }
 
-async fn entity(
+#[utoipa::path(get, path = "/api/entities/{guid}", tag = "entities", security(("bearer" = [])), params(("guid" = String, Path, description = "Entity guid"), TenantQuery), responses((status = 200, description = "The entity with its members", body = Object), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "ENTITY_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn entity(
     state: web::Data<AppState>,
     who: AuthUser,
     guid: web::Path<String>,
@@ -210,7 +228,8 @@ async fn entity(
     ))
 }
 
-async fn members(
+#[utoipa::path(get, path = "/api/entities/{guid}/members", tag = "entities", security(("bearer" = [])), params(("guid" = String, Path, description = "Group guid"), TenantQuery), responses((status = 200, description = "The group's members", body = Vec<EntityView>), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "ENTITY_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn members(
     state: web::Data<AppState>,
     who: AuthUser,
     guid: web::Path<String>,
@@ -224,7 +243,8 @@ async fn members(
     ))
 }
 
-async fn entity_events(
+#[utoipa::path(get, path = "/api/entities/{guid}/events", tag = "entities", security(("bearer" = [])), params(("guid" = String, Path, description = "Entity guid"), TenantQuery), responses((status = 200, description = "The entity's events in application order", body = Vec<Event>), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "ENTITY_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn entity_events(
     state: web::Data<AppState>,
     who: AuthUser,
     guid: web::Path<String>,
@@ -238,9 +258,10 @@ async fn entity_events(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-struct EventsQuery {
+pub(super) struct EventsQuery {
     config_id: Option<String>,
     entity_guid: Option<String>,
     #[serde(rename = "type")]
@@ -249,7 +270,8 @@ struct EventsQuery {
     limit: Option<String>,
 }
 
-async fn events(
+#[utoipa::path(get, path = "/api/events", tag = "entities", security(("bearer" = [])), params(EventsQuery), responses((status = 200, description = "One page of events; follow `nextCursor`", body = EventPage), (status = 400, description = "INVALID_CURSOR, INVALID_LIMIT", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn events(
     state: web::Data<AppState>,
     who: AuthUser,
     q: web::Query<EventsQuery>,
@@ -272,15 +294,17 @@ async fn events(
     Ok(HttpResponse::Ok().json(page))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-struct DuplicatesQuery {
+pub(super) struct DuplicatesQuery {
     config_id: Option<String>,
     offset: Option<u64>,
     limit: Option<u32>,
 }
 
-async fn duplicates(
+#[utoipa::path(get, path = "/api/potential-duplicates", tag = "entities", security(("bearer" = [])), params(DuplicatesQuery), responses((status = 200, description = "Unresolved potential duplicate pairs", body = Vec<DuplicateView>), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+pub(super) async fn duplicates(
     state: web::Data<AppState>,
     who: AuthUser,
     q: web::Query<DuplicatesQuery>,
@@ -297,7 +321,8 @@ async fn duplicates(
     Ok(HttpResponse::Ok().json(pairs))
 }
 
-async fn resolve(
+#[utoipa::path(post, path = "/api/potential-duplicates/resolve", tag = "entities", security(("bearer" = [])), request_body(content = Object, description = "`{configId, newItem, existingItem, shouldDeleteNewItem}`: delete the new entity, or keep both (remembered)"), responses((status = 200, description = "Resolved", body = Object), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "DUPLICATE_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn resolve(
     state: web::Data<AppState>,
     who: AuthUser,
     body: web::Json<Value>,

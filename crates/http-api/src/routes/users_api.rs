@@ -1,16 +1,19 @@
 //! The Users API (SPEC §7): public sign-up upsert and schema by `x-app-id`, cookie sessions
 //! (`sid`), app-scoped and admin routes.
 
-use crate::error::ApiError;
+use crate::auth::{SessionApp, SESSION_COOKIE};
+use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
-use domain::services::users_api::AppSession;
+use domain::services::users_api::{
+    AdminUsersPage, AppList, AppSession, AppUsers, CreatedApp, DeletedApp, OkBody,
+    SessionLoginBody, UpsertedRecord,
+};
+use domain::users_schema::UserSchema;
 use serde::Deserialize;
 use serde_json::Value;
-
-/// Name of the session cookie.
-const SESSION_COOKIE: &str = "sid";
+use utoipa::IntoParams;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/users", web::post().to(upsert))
@@ -35,10 +38,6 @@ fn sid(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
 }
 
-async fn current(state: &AppState, req: &HttpRequest) -> Result<AppSession, ApiError> {
-    Ok(state.users_api.session(sid(req).as_deref()).await?)
-}
-
 fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .http_only(true)
@@ -49,7 +48,8 @@ fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<
         .finish()
 }
 
-async fn upsert(
+#[utoipa::path(post, path = "/v1/users", tag = "users-api", security(("appId" = [])), request_body(content = Object, example = json!({"email": "user@example.com", "data": {"fullName": "John Doe"}})), responses((status = 200, description = "Created or updated (upsert by normalized email)", body = UpsertedRecord), (status = 400, description = "INVALID_APP_ID, INVALID_BODY, SCHEMA_VALIDATION (every failing field in details)", body = ErrorBody), (status = 429, description = "RATE_LIMITED, with Retry-After", body = ErrorBody)))]
+pub(super) async fn upsert(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<Value>,
@@ -60,11 +60,16 @@ async fn upsert(
     Ok(HttpResponse::Ok().json(state.users_api.upsert(app_id(&req), &body).await?))
 }
 
-async fn schema(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(get, path = "/v1/schema", tag = "users-api", security(("appId" = [])), responses((status = 200, description = "The app's current schema", body = UserSchema), (status = 400, description = "INVALID_APP_ID", body = ErrorBody)))]
+pub(super) async fn schema(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.users_api.schema(app_id(&req)).await?))
 }
 
-async fn login(
+#[utoipa::path(post, path = "/auth/login", tag = "users-api", request_body(content = Object, example = json!({"sourceAppId": "my-app-id", "password": "your-password"})), responses((status = 200, description = "Sets the `sid` session cookie (HttpOnly, SameSite=Lax, 7 days)", body = SessionLoginBody), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody), (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody)))]
+pub(super) async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<Value>,
@@ -80,86 +85,95 @@ async fn login(
         .json(created.body))
 }
 
-async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+#[utoipa::path(post, path = "/auth/logout", tag = "users-api", responses((status = 200, description = "The session is revoked and the cookie cleared", body = OkBody)))]
+pub(super) async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let body = state.users_api.logout(sid(&req).as_deref()).await?;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie(&state, String::new(), 0))
         .json(body))
 }
 
-async fn session(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(current(&state, &req).await?))
+#[utoipa::path(get, path = "/auth/session", tag = "users-api", security(("session" = [])), responses((status = 200, description = "The logged-in app", body = AppSession)))]
+pub(super) async fn session(who: SessionApp) -> HttpResponse {
+    HttpResponse::Ok().json(who.0)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
-struct Page {
+pub(super) struct Page {
     source_app_id: Option<String>,
     limit: Option<u64>,
     skip: Option<u64>,
 }
 
-async fn app_users(
+#[utoipa::path(get, path = "/auth/users", tag = "users-api", security(("session" = [])), params(Page), responses((status = 200, description = "The app's users, newest first", body = AppUsers)))]
+pub(super) async fn app_users(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SessionApp,
     q: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = current(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.users_api.list_users(&who, q.limit, q.skip).await?))
+    Ok(HttpResponse::Ok().json(state.users_api.list_users(&who.0, q.limit, q.skip).await?))
 }
 
-async fn list_apps(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let who = current(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.users_api.list_apps(&who).await?))
-}
-
-async fn create_app(
+#[utoipa::path(get, path = "/auth/apps", tag = "users-api", security(("session" = [])), responses((status = 200, description = "Every app (admin)", body = AppList), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody)))]
+pub(super) async fn list_apps(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SessionApp,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.users_api.list_apps(&who.0).await?))
+}
+
+#[utoipa::path(post, path = "/auth/apps", tag = "users-api", security(("session" = [])), request_body(content = Object, example = json!({"sourceAppId": "my-app-id"})), responses((status = 200, description = "Created; the generated password is shown only here", body = CreatedApp), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 409, description = "APP_EXISTS", body = ErrorBody)))]
+pub(super) async fn create_app(
+    state: web::Data<AppState>,
+    who: SessionApp,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = current(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.users_api.create_app(&who, &body).await?))
+    Ok(HttpResponse::Ok().json(state.users_api.create_app(&who.0, &body).await?))
 }
 
-async fn delete_app(
+#[utoipa::path(delete, path = "/auth/apps/{id}", tag = "users-api", security(("session" = [])), params(("id" = String, Path, description = "sourceAppId")), responses((status = 200, description = "Deleted with its users and sessions", body = DeletedApp), (status = 400, description = "CANNOT_DELETE_ADMIN_APP", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "APP_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn delete_app(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SessionApp,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = current(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.users_api.delete_app(&who, &id).await?))
+    Ok(HttpResponse::Ok().json(state.users_api.delete_app(&who.0, &id).await?))
 }
 
-async fn get_schema(
+#[utoipa::path(get, path = "/auth/apps/{id}/schema", tag = "users-api", security(("session" = [])), params(("id" = String, Path, description = "sourceAppId")), responses((status = 200, description = "The app's current schema", body = UserSchema), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "APP_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn get_schema(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SessionApp,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = current(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.users_api.get_schema(&who, &id).await?))
+    Ok(HttpResponse::Ok().json(state.users_api.get_schema(&who.0, &id).await?))
 }
 
-async fn put_schema(
+#[utoipa::path(put, path = "/auth/apps/{id}/schema", tag = "users-api", security(("session" = [])), params(("id" = String, Path, description = "sourceAppId")), request_body(content = Object, example = json!({"rejectUnknown": true, "fields": [{"key": "fullName", "label": "Full name", "kind": "text", "required": false, "maxLength": 200}]})), responses((status = 200, description = "The new version (old versions are kept)", body = UserSchema), (status = 400, description = "INVALID_SCHEMA with every problem in details", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "APP_NOT_FOUND", body = ErrorBody)))]
+pub(super) async fn put_schema(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SessionApp,
     id: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = current(&state, &req).await?;
-    Ok(HttpResponse::Ok().json(state.users_api.put_schema(&who, &id, &body).await?))
+    Ok(HttpResponse::Ok().json(state.users_api.put_schema(&who.0, &id, &body).await?))
 }
 
-async fn admin_users(
+#[utoipa::path(get, path = "/auth/admin/users", tag = "users-api", security(("session" = [])), params(Page), responses((status = 200, description = "Users of every app or of `sourceAppId` (limit at most 200)", body = AdminUsersPage), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody)))]
+pub(super) async fn admin_users(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    who: SessionApp,
     q: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = current(&state, &req).await?;
     Ok(HttpResponse::Ok().json(
         state
             .users_api
-            .admin_users(&who, q.source_app_id.as_deref(), q.limit, q.skip)
+            .admin_users(&who.0, q.source_app_id.as_deref(), q.limit, q.skip)
             .await?,
     ))
 }

@@ -2,12 +2,13 @@
 //! schema (`TEST_DATABASE_URL`; skipped with a notice when unset, a failure when `CI=true`).
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use domain::ports::Stores;
+use domain::ports::{Clock, Stores};
 use domain::services::auth::AuthSettings;
+use domain::time::Timestamp;
 use http_api::{AppState, Settings};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use system_adapters::{Argon2Hasher, JwtSigner, RandomIds, SystemClock};
 use tokio::sync::oneshot;
@@ -111,10 +112,27 @@ fn stores(backend: Backend) -> Option<(Stores, Guard)> {
     }
 }
 
+/// The wall clock shifted by an offset the test controls (expiry tests).
+#[derive(Default)]
+pub struct ShiftedClock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> Timestamp {
+        let now = SystemClock.now().millis() + self.offset_ms.load(Ordering::SeqCst);
+        Timestamp::from_millis(now).unwrap()
+    }
+}
+
 /// A running server and an HTTP client for it.
 pub struct TestServer {
     pub base: String,
     pub client: Client,
+    /// The server's clock; [`TestServer::shift_clock`] moves it.
+    clock: Arc<ShiftedClock>,
+    /// The server's stores, for planting data the API cannot create (legacy hashes).
+    pub stores: Stores,
     stop: Option<oneshot::Sender<()>>,
     _guard: Guard,
 }
@@ -162,9 +180,10 @@ impl TestServer {
                 ..AuthSettings::default()
             },
         };
+        let clock = Arc::new(ShiftedClock::default());
         let state = AppState::new(
-            stores,
-            Arc::new(SystemClock),
+            stores.clone(),
+            clock.clone(),
             Arc::new(RandomIds),
             Arc::new(Argon2Hasher::default()),
             Arc::new(JwtSigner::new(&[42u8; 32]).unwrap()),
@@ -189,9 +208,16 @@ impl TestServer {
         Some(TestServer {
             base,
             client: Client::new(),
+            clock,
+            stores,
             stop: Some(stop),
             _guard: guard,
         })
+    }
+
+    /// Moves the server's clock by `ms` (cumulative; negative goes back in time).
+    pub fn shift_clock(&self, ms: i64) {
+        self.clock.offset_ms.fetch_add(ms, Ordering::SeqCst);
     }
 
     /// Sends a request with an optional bearer token and JSON body.

@@ -3,9 +3,11 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod accounts;
 mod apps;
 mod harness;
+mod openapi;
 mod sync;
 mod users_api;
 

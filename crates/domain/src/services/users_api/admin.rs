@@ -18,7 +18,7 @@ pub const ADMIN_USERS_DEFAULT_LIMIT: u32 = 50;
 pub const ADMIN_USERS_MAX_LIMIT: u32 = 200;
 
 /// One app in `GET /auth/apps`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppView {
     /// App id.
@@ -30,14 +30,14 @@ pub struct AppView {
 }
 
 /// Body of `GET /auth/apps`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AppList {
     /// Every app, oldest first.
     pub apps: Vec<AppView>,
 }
 
 /// Body of `POST /auth/apps`: the generated password is shown only here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApp {
     /// App id.
@@ -49,7 +49,7 @@ pub struct CreatedApp {
 }
 
 /// Body of `DELETE /auth/apps/:sourceAppId`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeletedApp {
     /// Always `true`.
@@ -59,7 +59,7 @@ pub struct DeletedApp {
 }
 
 /// Body of `GET /auth/admin/users`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AdminUsersPage {
     /// Records (with `sourceAppId`), newest first.
     pub users: Vec<RecordView>,

@@ -13,7 +13,7 @@ pub const APP_USERS_LIMIT: u32 = 1000;
 
 /// An authenticated app session: the body of `GET /auth/session`, and what the session routes
 /// receive after [`UsersApiService::session`] succeeded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AppSession {
     /// App logged in.
@@ -23,7 +23,7 @@ pub struct AppSession {
 }
 
 /// Body of a successful `POST /auth/login`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionLoginBody {
     /// Always `true`.
@@ -47,7 +47,7 @@ pub struct NewSession {
 }
 
 /// Body of `GET /auth/users`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AppUsers {
     /// The app's records, newest first.
     pub users: Vec<RecordView>,
