@@ -1,7 +1,6 @@
 //! [`EventStore`]: push in one writer transaction, pull and listings by index.
 
 use crate::error::Fail;
-use crate::push_tx::SqliteTx;
 use crate::rows::{event_cols, EventRow};
 use crate::sql::{instant, limit, query, Int, OptInt};
 use crate::SqliteStore;
@@ -71,15 +70,10 @@ fn stored(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, Fail> {
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, StoreError> {
-        let tenant = tenant.as_str().to_owned();
-        self.write(move |conn| {
-            // BEGIN IMMEDIATE already holds the database's single write lock: this is the
-            // tenant lock, so `head` read below is final until commit.
-            // An unknown tenant fails in `PushTx::head` with `NotFound`.
-            let mut tx = SqliteTx::new(conn, &tenant);
-            domain::materialize::push_in_tx(&mut tx, &batch).map_err(Fail::Store)
-        })
-        .await
+        // BEGIN IMMEDIATE holds the database's single write lock: that is the tenant lock,
+        // so the `head` a push reads is final until commit. An unknown tenant fails in
+        // `PushTx::head` with `NotFound`.
+        self.push_grouped(tenant.as_str().to_owned(), batch).await
     }
 
     async fn pull(

@@ -7,10 +7,12 @@
 
 mod accounts;
 mod audit;
+mod checkpoint;
 mod configs;
 mod entities;
 mod error;
 mod events;
+mod group_commit;
 mod push_tx;
 mod rows;
 mod sql;

@@ -108,7 +108,7 @@ async fn every_connection_has_the_pragmas() {
         let checkpoint = diesel::sql_query("PRAGMA wal_autocheckpoint")
             .load::<Checkpoint>(conn)
             .unwrap();
-        assert_eq!(checkpoint[0].wal_autocheckpoint, 10_000);
+        assert_eq!(checkpoint[0].wal_autocheckpoint, 0);
         let checks = [
             ("synchronous", "synchronous", "2"),
             ("foreign_keys", "foreign_keys", "1"),
