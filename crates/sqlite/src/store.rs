@@ -2,7 +2,7 @@
 //! ways every port method reaches SQLite (`read` on the reader pool, `write` on the single
 //! writer), always off the async workers.
 
-use crate::checkpoint::Checkpointer;
+use crate::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use crate::error::Fail;
 use crate::group_commit::PushQueue;
 use diesel::connection::SimpleConnection;
@@ -47,8 +47,8 @@ diesel::define_sql_function! {
 /// in `BEGIN IMMEDIATE`, so another process (a `migrate` command, the sqlite3 shell) is
 /// waited for through `busy_timeout` instead of failing a transaction half-way.
 ///
-/// Concurrent pushes share commits (see `group_commit`). Commits never checkpoint the WAL;
-/// a thread of the store's own does (see `checkpoint`).
+/// Concurrent pushes share commits (see `group_commit`). A thread of the store's own does
+/// most WAL checkpointing, off the commit path (see `checkpoint`).
 #[derive(Clone)]
 pub struct SqliteStore {
     readers: SqlitePool,
@@ -77,7 +77,7 @@ fn configure(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
     conn.batch_execute(&format!(
         "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
          PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;"
+         PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}; PRAGMA temp_store = MEMORY;"
     ))?;
     casefold_utils::register_impl(conn, |text: Option<String>| text.map(|t| t.to_lowercase()))
 }

@@ -174,7 +174,7 @@ impl TestServer {
             },
             secure_cookies: false,
             allowed_origins: vec!["http://admin.example.org".into()],
-            signups_per_minute: 20,
+            signups_per_minute: 200,
             auth: AuthSettings {
                 principal_cache_ttl_ms: 0,
                 ..AuthSettings::default()

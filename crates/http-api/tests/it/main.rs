@@ -10,6 +10,7 @@ mod harness;
 mod openapi;
 mod sync;
 mod users_api;
+mod users_api_rules;
 
 /// Runs an `async fn(&TestServer)` scenario once per backend (the in-memory fake too, so
 /// the fake meets the same contract as the real stores).

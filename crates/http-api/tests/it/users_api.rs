@@ -10,13 +10,13 @@ crate::on_both_backends!(
     signups_are_rate_limited_per_ip,
 );
 
-struct Resp {
-    status: StatusCode,
-    body: Value,
-    set_cookie: Option<String>,
+pub(crate) struct Resp {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Value,
+    pub(crate) set_cookie: Option<String>,
 }
 
-async fn send(
+pub(crate) async fn send(
     s: &TestServer,
     method: Method,
     path: &str,
@@ -48,7 +48,7 @@ async fn send(
     }
 }
 
-async fn login(s: &TestServer, app: &str, password: &str) -> String {
+pub(crate) async fn login(s: &TestServer, app: &str, password: &str) -> String {
     let r = send(
         s,
         Method::POST,
@@ -259,13 +259,13 @@ async fn users_api_sessions_and_roles(s: &TestServer) {
 async fn signups_are_rate_limited_per_ip(s: &TestServer) {
     let body = || Some(json!({"email": "flood@example.org", "data": {}}));
     let mut limited = None;
-    for _ in 0..40 {
+    for _ in 0..260 {
         let r = send(s, Method::POST, "/v1/users", None, Some("admin"), body()).await;
         if r.status == StatusCode::TOO_MANY_REQUESTS {
             limited = Some(r);
             break;
         }
     }
-    let r = limited.expect("the 21st sign-up within a minute is refused");
+    let r = limited.expect("the 201st sign-up within a minute is refused");
     assert_eq!(r.body["code"], "RATE_LIMITED");
 }
