@@ -55,10 +55,17 @@ impl EventStore for PgStore {
         max: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let tenant = tenant.as_str().to_owned();
+        // Sequences are gap-free per tenant, so the page is exactly the range
+        // (after, after + max]. Saying so bounds the work whatever plan is chosen: measured
+        // after a 1,000,000-event bulk push, before autovacuum had analysed the table, the
+        // planner picked a bitmap scan of every later event plus a sort — 460 ms a page
+        // instead of 3 ms.
+        let last = after.0.saturating_add(limit(max));
         self.run(move |conn| {
             let rows = events::table
                 .filter(events::tenant_id.eq(tenant))
                 .filter(events::seq.gt(after.0))
+                .filter(events::seq.le(last))
                 .order(events::seq)
                 .limit(limit(max))
                 .select(EventRow::as_select())
