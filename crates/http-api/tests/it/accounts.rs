@@ -12,7 +12,7 @@ crate::on_both_backends!(
     login_refresh_rotation_and_reuse,
     auth_header_errors,
     user_admin_matrix,
-    deleted_and_demoted_users_lose_access,
+    deleted_demoted_and_moved_users_lose_access,
 );
 
 async fn health_and_error_bodies(s: &TestServer) {
@@ -215,7 +215,7 @@ async fn user_admin_matrix(s: &TestServer) {
         .expect_error(404, "USER_NOT_FOUND");
 }
 
-async fn deleted_and_demoted_users_lose_access(s: &TestServer) {
+async fn deleted_demoted_and_moved_users_lose_access(s: &TestServer) {
     let admin = s.admin_token().await;
     s.post(
         "/api/users",
@@ -247,6 +247,29 @@ async fn deleted_and_demoted_users_lose_access(s: &TestServer) {
     s.get("/api/users/me", token)
         .await
         .expect_error(401, "INVALID_TOKEN");
+
+    // A user who loses a tenant loses it on the next request, with the same token.
+    s.create_config(&admin, "kept").await;
+    s.create_config(&admin, "lost").await;
+    let user = s
+        .user_token(&admin, "mover@example.org", &["kept", "lost"])
+        .await;
+    let pull = |t: &'static str| format!("/api/sync/pull?configId={t}&since=");
+    assert_eq!(s.get(&pull("lost"), &user).await.status, StatusCode::OK);
+    let id = s.login("mover@example.org", "pw-123456").await["userId"].clone();
+    let r = s
+        .call(
+            Method::PUT,
+            &format!("/api/users/{id}"),
+            Some(&admin),
+            Some(json!({"tenantIds": ["kept"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    s.get(&pull("lost"), &user)
+        .await
+        .expect_error(403, "TENANT_FORBIDDEN");
+    assert_eq!(s.get(&pull("kept"), &user).await.status, StatusCode::OK);
 }
 
 async fn cors_and_request_ids(s: &TestServer) {
