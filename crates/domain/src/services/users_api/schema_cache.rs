@@ -1,7 +1,9 @@
-//! Compiled schemas, one per app, reused while the app's current version is unchanged, so
+//! Compiled schemas, one per app, reused while the app's current schema is unchanged, so
 //! that patterns are compiled once per schema version rather than on every upsert. The
-//! current version is still read from storage on each request (another server instance may
-//! have saved a new one). Bounded: when full, the cache is cleared and refills on demand.
+//! current schema is still read from storage on each request (another server instance may
+//! have saved a new one) and compared in full, not by version alone: an app deleted and
+//! created again under the same id counts its versions from 1 again. Bounded: when full,
+//! the cache is cleared and refills on demand.
 
 use crate::error::DomainError;
 use crate::users_schema::{CompiledSchema, UserSchema};
@@ -11,10 +13,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Most apps whose compiled schema is kept.
 const MAX_APPS: usize = 1024;
 
+/// `sourceAppId` → current schema and its compiled form.
+type Entries = HashMap<String, (UserSchema, Arc<CompiledSchema>)>;
+
 /// `sourceAppId` → compiled current schema.
 #[derive(Debug, Default)]
 pub(super) struct SchemaCache {
-    entries: Mutex<HashMap<String, Arc<CompiledSchema>>>,
+    entries: Mutex<Entries>,
 }
 
 impl SchemaCache {
@@ -27,8 +32,8 @@ impl SchemaCache {
         app_id: &str,
         schema: &UserSchema,
     ) -> Result<Arc<CompiledSchema>, DomainError> {
-        if let Some(hit) = self.lock().get(app_id) {
-            if hit.version() == schema.version {
+        if let Some((source, hit)) = self.lock().get(app_id) {
+            if source == schema {
                 return Ok(hit.clone());
             }
         }
@@ -37,11 +42,11 @@ impl SchemaCache {
         if entries.len() >= MAX_APPS && !entries.contains_key(app_id) {
             entries.clear();
         }
-        entries.insert(app_id.to_owned(), compiled.clone());
+        entries.insert(app_id.to_owned(), (schema.clone(), compiled.clone()));
         Ok(compiled)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<CompiledSchema>>> {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -69,5 +74,25 @@ mod tests {
         assert_eq!(c.version(), 2);
         let other = cache.compiled("other", &v1).unwrap();
         assert!(!Arc::ptr_eq(&a, &other));
+    }
+
+    #[test]
+    fn same_version_with_other_fields_is_recompiled() {
+        // An app deleted and created again under the same id reaches version 2 again.
+        let cache = SchemaCache::default();
+        let old = UserSchema {
+            version: 2,
+            reject_unknown: true,
+            ..default_schema()
+        };
+        let a = cache.compiled("app", &old).unwrap();
+        let new = UserSchema {
+            reject_unknown: false,
+            ..old.clone()
+        };
+        let b = cache.compiled("app", &new).unwrap();
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert!(b.validate(&serde_json::json!({"other": 1})).is_ok());
+        assert!(Arc::ptr_eq(&b, &cache.compiled("app", &new).unwrap()));
     }
 }
