@@ -38,11 +38,13 @@ fn sid(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
 }
 
-fn session_cookie(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
+/// The `sid` cookie: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` unless the server is
+/// configured for plain-HTTP local use.
+fn session_cookie(secure: bool, value: String, max_age_secs: i64) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.settings.secure_cookies)
+        .secure(secure)
         .path("/")
         .max_age(actix_web::cookie::time::Duration::seconds(max_age_secs))
         .finish()
@@ -81,7 +83,11 @@ pub(super) async fn login(
     let created = state.users_api.login(&body, &ip).await?;
     let max_age = i64::try_from(created.max_age_secs).unwrap_or(i64::MAX);
     Ok(HttpResponse::Ok()
-        .cookie(session_cookie(&state, created.token, max_age))
+        .cookie(session_cookie(
+            state.settings.secure_cookies,
+            created.token,
+            max_age,
+        ))
         .json(created.body))
 }
 
@@ -92,7 +98,11 @@ pub(super) async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let body = state.users_api.logout(sid(&req).as_deref()).await?;
     Ok(HttpResponse::Ok()
-        .cookie(session_cookie(&state, String::new(), 0))
+        .cookie(session_cookie(
+            state.settings.secure_cookies,
+            String::new(),
+            0,
+        ))
         .json(body))
 }
 
@@ -176,4 +186,26 @@ pub(super) async fn admin_users(
             .admin_users(&who.0, q.source_app_id.as_deref(), q.limit, q.skip)
             .await?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_cookie;
+
+    #[test]
+    fn the_session_cookie_is_secure_unless_configured_for_plain_http() {
+        let secure = session_cookie(true, "abc".into(), 604_800).to_string();
+        for flag in [
+            "sid=abc",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=604800",
+        ] {
+            assert!(secure.contains(flag), "{flag} missing in {secure}");
+        }
+        let plain = session_cookie(false, "abc".into(), 604_800).to_string();
+        assert!(!plain.contains("Secure"), "{plain}");
+    }
 }
