@@ -4,7 +4,7 @@
 //! (`ADMIN_REQUIRED`) and which check the tenant (`TENANT_FORBIDDEN`); this test holds the
 //! server to them. Also: upstream bcrypt hashes log in and are upgraded.
 
-use crate::harness::{TestServer, ADMIN_EMAIL};
+use crate::harness::{documented_operations, TestServer, ADMIN_EMAIL};
 use domain::ports::{NewUser, Role};
 use domain::time::Timestamp;
 use reqwest::{Method, StatusCode};
@@ -95,40 +95,37 @@ async fn role_and_tenant_matrix_of_every_route(s: &TestServer) {
     let mut checked = 0;
     let mut seen = std::collections::BTreeSet::new();
     for (caller, token) in callers {
-        for (path, item) in document["paths"].as_object().unwrap() {
-            for (method, operation) in item.as_object().unwrap() {
-                let bearer = operation["security"]
-                    .as_array()
-                    .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
-                if !bearer {
-                    continue;
-                }
-                let guard = guard_of(operation);
-                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-                let body = (method != Method::GET).then(|| json!({"configId": TENANT}));
-                let r = s.call(method.clone(), &concrete(path), token, body).await;
-                let what = format!("{caller:?} {method} {path}: {} {}", r.status, r.body);
-                match (caller, guard) {
-                    (Caller::NoToken, _) => r.expect_error(401, "AUTH_HEADER_MISSING"),
-                    (Caller::ExpiredToken | Caller::DeletedUser, _) => {
-                        r.expect_error(401, "INVALID_TOKEN")
-                    }
-                    (Caller::UserWithTenant | Caller::UserWithoutTenant, Guard::Admin) => {
-                        r.expect_error(403, "ADMIN_REQUIRED")
-                    }
-                    (Caller::UserWithoutTenant, Guard::Tenant) => {
-                        r.expect_error(403, "TENANT_FORBIDDEN")
-                    }
-                    _ => assert!(
-                        r.status != StatusCode::UNAUTHORIZED
-                            && r.status != StatusCode::FORBIDDEN
-                            && !r.status.is_server_error(),
-                        "{what}"
-                    ),
-                }
-                seen.insert(format!("{method} {path} {guard:?}"));
-                checked += 1;
+        for (method, path, operation) in documented_operations(&document) {
+            let bearer = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some()));
+            if !bearer {
+                continue;
             }
+            let guard = guard_of(&operation);
+            let body = (method != Method::GET).then(|| json!({"configId": TENANT}));
+            let r = s.call(method.clone(), &concrete(&path), token, body).await;
+            let what = format!("{caller:?} {method} {path}: {} {}", r.status, r.body);
+            match (caller, guard) {
+                (Caller::NoToken, _) => r.expect_error(401, "AUTH_HEADER_MISSING"),
+                (Caller::ExpiredToken | Caller::DeletedUser, _) => {
+                    r.expect_error(401, "INVALID_TOKEN")
+                }
+                (Caller::UserWithTenant | Caller::UserWithoutTenant, Guard::Admin) => {
+                    r.expect_error(403, "ADMIN_REQUIRED")
+                }
+                (Caller::UserWithoutTenant, Guard::Tenant) => {
+                    r.expect_error(403, "TENANT_FORBIDDEN")
+                }
+                _ => assert!(
+                    r.status != StatusCode::UNAUTHORIZED
+                        && r.status != StatusCode::FORBIDDEN
+                        && !r.status.is_server_error(),
+                    "{what}"
+                ),
+            }
+            seen.insert(format!("{method} {path} {guard:?}"));
+            checked += 1;
         }
     }
     assert!(seen.len() >= 28, "{seen:?}");

@@ -346,3 +346,15 @@ pub fn config_json(id: &str) -> Value {
 pub fn event(guid: &str, entity: &str, ty: &str, data: Value, ts: &str) -> Value {
     json!({"guid": guid, "entityGuid": entity, "type": ty, "data": data, "timestamp": ts, "userId": "admin", "syncLevel": 0, "id": 17})
 }
+
+/// Every operation of an OpenAPI document: method, path template, operation object.
+pub fn documented_operations(document: &Value) -> Vec<(Method, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            out.push((method, path.clone(), operation.clone()));
+        }
+    }
+    out
+}

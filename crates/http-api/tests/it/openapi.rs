@@ -1,8 +1,8 @@
 //! The OpenAPI document: committed file = code, served as `/openapi.json`, every documented
 //! operation routed, and the `/api-docs` page served entirely by this server (no CDN).
 
-use crate::harness::{Backend, TestServer};
-use reqwest::{Method, StatusCode};
+use crate::harness::{documented_operations, Backend, TestServer};
+use reqwest::StatusCode;
 use serde_json::Value;
 
 const COMMITTED: &str = include_str!("../../../../openapi/openapi.json");
@@ -31,7 +31,7 @@ async fn the_document_is_served_and_every_operation_is_routed() {
 
     let paths = committed["paths"].as_object().unwrap();
     assert!(paths.len() >= 40, "{} paths", paths.len());
-    for (path, item) in paths {
+    for (method, path, operation) in documented_operations(&committed) {
         let concrete = path
             .split('/')
             .map(|part| {
@@ -43,17 +43,13 @@ async fn the_document_is_served_and_every_operation_is_routed() {
             })
             .collect::<Vec<_>>()
             .join("/");
-        for method in item.as_object().unwrap().keys() {
-            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let r = s.call(method.clone(), &concrete, None, None).await;
-            assert_ne!(
-                r.body["code"], "NOT_FOUND",
-                "{method} {path} is documented but not routed"
-            );
-            let operation = &item[method.as_str().to_lowercase()];
-            if operation.get("security").is_some() && !path.starts_with("/v1/") {
-                assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
-            }
+        let r = s.call(method.clone(), &concrete, None, None).await;
+        assert_ne!(
+            r.body["code"], "NOT_FOUND",
+            "{method} {path} is documented but not routed"
+        );
+        if operation.get("security").is_some() && !path.starts_with("/v1/") {
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path}");
         }
     }
 }
