@@ -58,6 +58,11 @@ pub struct Cli {
     /// Timeout of one request, seconds.
     #[arg(long, global = true, default_value_t = 120)]
     pub request_timeout_secs: u64,
+    /// Pause before the pull and before the read when several scenarios run in sequence,
+    /// milliseconds: each scenario starts on a quiet server (the previous one's memory given
+    /// back, its disk writes flushed) and its CPU and RSS samples are its own.
+    #[arg(long, global = true, default_value_t = 2000)]
+    pub settle_ms: u64,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -240,7 +245,11 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
         (r.server, r.client) = probe.finish(ticks);
         report.push = Some(r);
     }
+    let settle = Duration::from_millis(cli.settle_ms);
     if let Some(p) = pull {
+        if push.is_some() {
+            tokio::time::sleep(settle).await;
+        }
         let opts = PullOptions {
             config_id: cli.config_id.clone(),
             limit: p.limit,
@@ -253,6 +262,9 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
         report.pull = Some(r);
     }
     if let Some(r) = read {
+        if push.is_some() || pull.is_some() {
+            tokio::time::sleep(settle).await;
+        }
         let opts = ReadOptions {
             connections: r.connections,
             duration: Duration::from_secs(r.seconds),

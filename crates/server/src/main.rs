@@ -14,9 +14,11 @@ use std::path::Path;
 use std::sync::Arc;
 use system_adapters::{Argon2Hasher, JwtSigner, RandomIds, SystemClock, MIN_SECRET_BYTES};
 
-/// jemalloc instead of glibc's malloc: glibc keeps freed memory in per-thread arenas (an
-/// argon2 hash's 19 MiB, a pull page) for the life of the process, while jemalloc, with the
-/// options in `.cargo/config.toml`, hands idle pages back to the OS after a quarter of a second.
+/// jemalloc instead of glibc's malloc, for SQLite's allocations too (it replaces `malloc`):
+/// glibc keeps freed memory in per-thread arenas (an argon2 hash's 19 MiB, a pull page, a
+/// page cache emptied by `shrink_memory`) for the life of the process, while jemalloc, with
+/// the options in `.cargo/config.toml`, hands idle pages back to the OS after a quarter of a
+/// second.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -40,8 +40,12 @@ impl Drop for Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts the thread on `conn`; it ends within [`INTERVAL`] of the handle's drop.
-    pub(crate) fn start(mut conn: SqliteConnection) -> std::io::Result<Checkpointer> {
+    /// Starts the thread on `conn`; it also calls `tick` every [`INTERVAL`] (for other
+    /// background upkeep), and ends within [`INTERVAL`] of the handle's drop.
+    pub(crate) fn start(
+        mut conn: SqliteConnection,
+        mut tick: impl FnMut() + Send + 'static,
+    ) -> std::io::Result<Checkpointer> {
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         std::thread::Builder::new()
@@ -52,6 +56,7 @@ impl Checkpointer {
                     if let Err(e) = checkpoint(&mut conn) {
                         tracing::warn!(error = %e, "WAL checkpoint failed");
                     }
+                    tick();
                 }
                 // A last one, so a clean shutdown leaves little WAL behind.
                 let _ = checkpoint(&mut conn);

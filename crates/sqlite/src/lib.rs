@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+mod cache_trim;
 mod checkpoint;
 mod configs;
 mod entities;
