@@ -23,11 +23,28 @@ pub(crate) const PULL_SQL: &str = concat!(
     " FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 );
 
-/// An entity's events in application order: a range of `events_entity`.
+/// Events that reference one entity, in commit order: a range of `event_refs` (binds: tenant,
+/// entity guid, seq after which to start), each joined to its event by primary key.
+/// `CROSS JOIN` keeps `event_refs` the outer loop whatever the statistics say.
+macro_rules! events_of_entity {
+    () => {
+        " FROM (SELECT seq AS ref_seq FROM event_refs WHERE tenant_id = ? AND entity_guid = ? \
+         AND seq > ?) CROSS JOIN events ON events.tenant_id = ? AND events.seq = ref_seq \
+         WHERE entity_guid = ?"
+    };
+}
+
+/// Events that reference an entity and have it as `entityGuid`, unordered (binds: tenant,
+/// guid, after, tenant, guid); `list_events` adds its filters and order.
+pub(crate) const ENTITY_EVENTS_FROM_SQL: &str =
+    concat!("SELECT ", event_cols!(), events_of_entity!());
+
+/// An entity's events in application order (binds: tenant, guid, 0, tenant, guid, limit).
 pub(crate) const ENTITY_EVENTS_SQL: &str = concat!(
     "SELECT ",
     event_cols!(),
-    " FROM events WHERE tenant_id = ? AND entity_guid = ? ORDER BY ts, guid LIMIT ?"
+    events_of_entity!(),
+    " ORDER BY ts, guid LIMIT ?"
 );
 
 /// Index-only range scan of `events_ts` (tenant_id, ts, seq).
@@ -131,27 +148,33 @@ impl EventStore for SqliteStore {
         let tenant = tenant.as_str().to_owned();
         let filter = filter.clone();
         self.read(move |conn| {
-            let mut sql = String::from(concat!(
-                "SELECT ",
-                event_cols!(),
-                " FROM events WHERE tenant_id = ?"
-            ));
-            if filter.entity_guid.is_some() {
-                sql.push_str(" AND entity_guid = ?");
-            }
-            if filter.event_type.is_some() {
-                sql.push_str(" AND type = ?");
-            }
-            sql.push_str(" AND seq > ? ORDER BY seq LIMIT ?");
-            let mut q = query(sql).bind::<Text, _>(tenant);
-            if let Some(g) = filter.entity_guid {
-                q = q.bind::<Text, _>(g);
-            }
+            // By entity: that entity's refs (few); otherwise the tenant's events from `after`.
+            let (mut sql, mut q) = match filter.entity_guid {
+                Some(g) => (
+                    String::from(ENTITY_EVENTS_FROM_SQL),
+                    query("")
+                        .bind::<Text, _>(tenant.clone())
+                        .bind::<Text, _>(g.clone())
+                        .bind::<BigInt, _>(after.0)
+                        .bind::<Text, _>(tenant)
+                        .bind::<Text, _>(g),
+                ),
+                None => (
+                    String::from(concat!(
+                        "SELECT ",
+                        event_cols!(),
+                        " FROM events WHERE tenant_id = ? AND seq > ?"
+                    )),
+                    query("").bind::<Text, _>(tenant).bind::<BigInt, _>(after.0),
+                ),
+            };
             if let Some(t) = filter.event_type {
+                sql.push_str(" AND type = ?");
                 q = q.bind::<Text, _>(t);
             }
+            sql.push_str(" ORDER BY seq LIMIT ?");
             let rows = q
-                .bind::<BigInt, _>(after.0)
+                .sql(sql)
                 .bind::<BigInt, _>(limit(max))
                 .load::<EventRow>(conn)?;
             stored(rows)
@@ -169,6 +192,9 @@ impl EventStore for SqliteStore {
         let entity_guid = entity_guid.to_owned();
         self.read(move |conn| {
             let rows = query(ENTITY_EVENTS_SQL)
+                .bind::<Text, _>(tenant.clone())
+                .bind::<Text, _>(entity_guid.clone())
+                .bind::<BigInt, _>(0)
                 .bind::<Text, _>(tenant)
                 .bind::<Text, _>(entity_guid)
                 .bind::<BigInt, _>(limit(max))

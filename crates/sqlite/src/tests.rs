@@ -1,7 +1,7 @@
 //! White-box tests: connection settings, query plans, and the entity / duplicate queries
 //! driven through the push primitives directly (independent of the domain's fold).
 
-use crate::events::{ENTITY_EVENTS_SQL, FIRST_SEQ_SQL, PULL_SQL};
+use crate::events::{ENTITY_EVENTS_FROM_SQL, ENTITY_EVENTS_SQL, FIRST_SEQ_SQL, PULL_SQL};
 use crate::push_tx::{SqliteTx, MATCH_KEY_SQL};
 use crate::SqliteStore;
 use diesel::sql_types::Text;
@@ -174,7 +174,16 @@ async fn hot_queries_read_the_index_they_are_written_for() {
     let mut conn = store.reader_connection();
     let events_pk = "INDEX sqlite_autoindex_events_1";
     assert_plan(&mut conn, PULL_SQL, 3, events_pk);
-    assert_plan(&mut conn, ENTITY_EVENTS_SQL, 3, "INDEX events_entity");
+    assert_plan(&mut conn, ENTITY_EVENTS_SQL, 6, "PRIMARY KEY");
+    assert_plan(&mut conn, ENTITY_EVENTS_SQL, 6, events_pk);
+    let entity_page = format!("{ENTITY_EVENTS_FROM_SQL} ORDER BY seq LIMIT ?");
+    assert_plan(&mut conn, &entity_page, 6, "PRIMARY KEY");
+    assert_plan(&mut conn, &entity_page, 6, events_pk);
+    // With a type filter the event is found through `events_type` (tenant, type, seq): also
+    // one lookup per ref.
+    let typed_page = format!("{ENTITY_EVENTS_FROM_SQL} AND type = ? ORDER BY seq LIMIT ?");
+    assert_plan(&mut conn, &typed_page, 7, "PRIMARY KEY");
+    assert_plan(&mut conn, &typed_page, 7, "INDEX events_type");
     assert_plan(&mut conn, FIRST_SEQ_SQL, 2, "INDEX events_ts");
     assert_plan(&mut conn, MATCH_KEY_SQL, 4, "INDEX entities_match");
     assert_plan(
