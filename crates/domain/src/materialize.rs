@@ -352,14 +352,28 @@ impl<'t> Materializer<'t> {
         }
         // Oldest change first; a pair is flagged once, from the newer entity to the older
         // one (upstream's `{entityGuid: newer, duplicateGuid: existing}`).
+        // Every changed record is saved and flagging changes no match key, so all probes can
+        // be asked at once.
         probes.sort();
+        let asks: Vec<(String, String)> = probes
+            .iter()
+            .map(|(_, guid, key)| (key.clone(), guid.clone()))
+            .collect();
+        let found = if asks.is_empty() {
+            Vec::new()
+        } else {
+            self.tx
+                .entities_with_match_keys(&asks, MAX_DUPLICATE_CANDIDATES)?
+        };
+        if found.len() != asks.len() {
+            return Err(StoreError::internal(
+                "match-key probes answered for a different number of keys",
+            ));
+        }
         let mut waiting: HashSet<String> = probes.iter().map(|(_, g, _)| g.clone()).collect();
-        for (_, guid, key) in probes {
+        for ((_, guid, key), candidates) in probes.into_iter().zip(found) {
             waiting.remove(&guid);
-            for other in self
-                .tx
-                .entities_with_match_key(&key, &guid, MAX_DUPLICATE_CANDIDATES)?
-            {
+            for other in candidates {
                 if !waiting.contains(&other) {
                     self.tx.flag_duplicate(&guid, &other, &key)?;
                 }

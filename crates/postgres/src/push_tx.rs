@@ -1,15 +1,19 @@
 //! The in-transaction primitives the domain's push algorithm runs on ([`PushTx`],
 //! [`EntityTx`]), over a connection inside the push transaction of one tenant whose
-//! `configs` row it has locked. Batch reads bind one array (`= ANY($n)`); batch writes are
+//! `configs` row it has locked. Batch reads bind one array and look each value up in a
+//! `LATERAL` subquery by its unique key: with `= ANY($n)` the planner, on statistics older
+//! than a bulk push, scanned the tenant's whole range of another index for every push
+//! (13 ms instead of 1 ms at 20,000 events, growing with the tenant). Batch writes are
 //! multi-row `INSERT`s.
 
 use crate::error::store_error;
-use crate::rows::{EntityRow, EventRow, NewEntityRow, NewEventRow};
+use crate::rows::{entity_cols_n, event_cols_e, EntityRow, EventRow, NewEntityRow, NewEventRow};
 use crate::schema::{
     configs, duplicate_keep_both, entities, event_refs, events, potential_duplicates, quarantine,
 };
 use crate::sql::{now_millis, INSERT_ROWS};
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Text};
 use diesel::upsert::excluded;
 use diesel::PgConnection;
 use domain::cursor::Seq;
@@ -20,6 +24,48 @@ use domain::ports::{EntityTx, NewEvent, PushTx};
 use domain::time::Timestamp;
 use serde_json::Value;
 use std::collections::HashMap;
+
+/// Records of the guids `$2` of tenant `$1` (one primary-key lookup each).
+pub(crate) const LOAD_ENTITIES_SQL: &str = concat!(
+    "SELECT ",
+    entity_cols_n!(),
+    " FROM unnest($2::text[]) AS g(guid) CROSS JOIN LATERAL (SELECT * FROM entities \
+     WHERE tenant_id = $1 AND guid = g.guid LIMIT 1) n"
+);
+
+/// Events of tenant `$1` whose refs include any of the guids `$2`, once each, in seq order
+/// (a ref-key range per guid, then a primary-key lookup per ref).
+pub(crate) const EVENTS_REFERENCING_SQL: &str = concat!(
+    "SELECT DISTINCT ON (e.seq) ",
+    event_cols_e!(),
+    " FROM unnest($2::text[]) AS g(guid) CROSS JOIN LATERAL (SELECT seq FROM event_refs \
+     WHERE tenant_id = $1 AND entity_guid = g.guid OFFSET 0) r CROSS JOIN LATERAL \
+     (SELECT * FROM events WHERE tenant_id = $1 AND seq = r.seq LIMIT 1) e ORDER BY e.seq"
+);
+
+/// Guid and content hash of the events of tenant `$1` among the guids `$2` (one unique-key
+/// lookup each).
+pub(crate) const EXISTING_HASHES_SQL: &str = "SELECT e.guid, e.content_hash \
+     FROM unnest($2::text[]) AS g(guid) CROSS JOIN LATERAL (SELECT guid, content_hash \
+     FROM events WHERE tenant_id = $1 AND guid = g.guid LIMIT 1) e";
+
+/// A stored event's guid and content hash.
+#[derive(QueryableByName)]
+struct GuidHash {
+    #[diesel(sql_type = Text)]
+    guid: String,
+    #[diesel(sql_type = Text)]
+    content_hash: String,
+}
+
+/// One candidate of a batched match-key probe: the probe's 1-based position and a guid.
+#[derive(QueryableByName)]
+struct ProbeHit {
+    #[diesel(sql_type = BigInt)]
+    ord: i64,
+    #[diesel(sql_type = Text)]
+    guid: String,
+}
 
 /// Push-transaction access to one tenant's rows.
 pub(crate) struct PgTx<'c> {
@@ -50,11 +96,10 @@ impl EntityTx for PgTx<'_> {
         if guids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = db(entities::table
-            .filter(entities::tenant_id.eq(self.tenant))
-            .filter(entities::guid.eq_any(guids))
-            .select(EntityRow::as_select())
-            .load(self.conn))?;
+        let rows = db(diesel::sql_query(LOAD_ENTITIES_SQL)
+            .bind::<Text, _>(self.tenant)
+            .bind::<Array<Text>, _>(guids)
+            .load::<EntityRow>(self.conn))?;
         rows.into_iter()
             .map(|r| r.into_record().map_err(crate::error::Fail::into_store))
             .collect()
@@ -64,16 +109,10 @@ impl EntityTx for PgTx<'_> {
         if guids.is_empty() {
             return Ok(Vec::new());
         }
-        let seqs = event_refs::table
-            .filter(event_refs::tenant_id.eq(self.tenant))
-            .filter(event_refs::entity_guid.eq_any(guids))
-            .select(event_refs::seq);
-        let rows = db(events::table
-            .filter(events::tenant_id.eq(self.tenant))
-            .filter(events::seq.eq_any(seqs))
-            .order(events::seq)
-            .select(EventRow::as_select())
-            .load(self.conn))?;
+        let rows = db(diesel::sql_query(EVENTS_REFERENCING_SQL)
+            .bind::<Text, _>(self.tenant)
+            .bind::<Array<Text>, _>(guids)
+            .load::<EventRow>(self.conn))?;
         rows.into_iter()
             .map(|r| r.into_event().map_err(crate::error::Fail::into_store))
             .collect()
@@ -142,6 +181,41 @@ impl EntityTx for PgTx<'_> {
             .limit(i64::from(limit))
             .select(entities::guid)
             .load(self.conn))
+    }
+
+    fn entities_with_match_keys(
+        &mut self,
+        probes: &[(String, String)],
+        limit: u32,
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        // One statement for every probe of a push instead of a round trip each (100 per
+        // 100-event push of new individuals). The lateral subquery is the single probe's
+        // query, with the partial index's predicate repeated literally.
+        let (keys, excepts): (Vec<&str>, Vec<&str>) = probes
+            .iter()
+            .map(|(key, except)| (key.as_str(), except.as_str()))
+            .unzip();
+        let rows = db(diesel::sql_query(
+            "SELECT p.ord AS ord, c.guid AS guid \
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS p(key, except_guid, ord) \
+             CROSS JOIN LATERAL (SELECT e.guid FROM entities e WHERE e.tenant_id = $3 \
+             AND e.match_key = p.key AND e.match_key IS NOT NULL AND NOT e.deleted \
+             AND e.guid <> p.except_guid LIMIT $4) c",
+        )
+        .bind::<Array<Text>, _>(&keys)
+        .bind::<Array<Text>, _>(&excepts)
+        .bind::<Text, _>(self.tenant)
+        .bind::<BigInt, _>(i64::from(limit))
+        .load::<ProbeHit>(self.conn))?;
+        let mut found = vec![Vec::new(); probes.len()];
+        for hit in rows {
+            let slot = usize::try_from(hit.ord - 1)
+                .ok()
+                .and_then(|i| found.get_mut(i))
+                .ok_or_else(|| StoreError::internal("match-key probe out of range"))?;
+            slot.push(hit.guid);
+        }
+        Ok(found)
     }
 
     fn flag_duplicate(
@@ -225,14 +299,13 @@ impl PushTx for PgTx<'_> {
         if guids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows: Vec<(String, String)> = db(events::table
-            .filter(events::tenant_id.eq(self.tenant))
-            .filter(events::guid.eq_any(guids))
-            .select((events::guid, events::content_hash))
-            .load(self.conn))?;
+        let rows = db(diesel::sql_query(EXISTING_HASHES_SQL)
+            .bind::<Text, _>(self.tenant)
+            .bind::<Array<Text>, _>(guids)
+            .load::<GuidHash>(self.conn))?;
         Ok(rows
             .into_iter()
-            .map(|(guid, hash)| (guid, ContentHash(hash)))
+            .map(|r| (r.guid, ContentHash(r.content_hash)))
             .collect())
     }
 

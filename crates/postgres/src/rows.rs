@@ -11,8 +11,8 @@ use domain::ports::{NewEvent, StoredEvent};
 use domain::time::Timestamp;
 use serde_json::Value;
 
-/// A stored event as read.
-#[derive(Queryable, Selectable)]
+/// A stored event as read (typed DSL, or raw SQL selecting `event_cols_e!()`).
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct EventRow {
     seq: i64,
@@ -27,6 +27,24 @@ pub(crate) struct EventRow {
     received_at: i64,
     pushed_by: Option<String>,
 }
+
+/// The columns of [`EventRow`] from `events` aliased `e`, for raw SQL.
+macro_rules! event_cols_e {
+    () => {
+        "e.seq, e.guid, e.entity_guid, e.type AS event_type, e.data, e.ts, e.user_id, \
+         e.user_id_numeric, e.sync_level, e.received_at, e.pushed_by"
+    };
+}
+pub(crate) use event_cols_e;
+
+/// The columns of [`EntityRow`] from `entities` aliased `n`, for raw SQL.
+macro_rules! entity_cols_n {
+    () => {
+        "n.guid, n.kind, n.name, n.version, n.data, n.member_ids, n.parent_ids, \
+         n.external_id, n.last_updated, n.last_key_ts, n.last_key_guid, n.deleted, n.match_key"
+    };
+}
+pub(crate) use entity_cols_n;
 
 impl EventRow {
     /// The stored event with its server-side facts.

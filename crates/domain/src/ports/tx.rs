@@ -66,6 +66,24 @@ pub trait EntityTx {
         limit: u32,
     ) -> Result<Vec<String>, StoreError>;
 
+    /// For each probe `(key, except)`, what [`EntityTx::entities_with_match_key`] answers
+    /// for it with `limit`: one list per probe, in probe order. The default asks once per
+    /// probe; a store where every statement is a round trip to a database server answers
+    /// all of them in one.
+    ///
+    /// # Errors
+    /// Storage failure.
+    fn entities_with_match_keys(
+        &mut self,
+        probes: &[(String, String)],
+        limit: u32,
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        probes
+            .iter()
+            .map(|(key, except)| self.entities_with_match_key(key, except, limit))
+            .collect()
+    }
+
     /// Records the potential-duplicate pair `(entity, duplicate)` unless it exists already or
     /// was resolved as keep-both while `entity` had this same match key.
     ///
