@@ -65,7 +65,8 @@ pub fn push_in_tx(tx: &mut dyn PushTx, batch: &PushBatch) -> Result<PushOutcome,
         errors: batch.rejected.iter().map(|(_, r)| r.clone()).collect(),
         ..PushOutcome::default()
     };
-    let mut next = tx.head()?.0;
+    let before = tx.head()?;
+    let mut next = before.0;
     let mut fresh: Vec<NewEvent<'_>> = Vec::new();
     for event in &batch.events {
         let hash = event.content_hash();
@@ -101,7 +102,7 @@ pub fn push_in_tx(tx: &mut dyn PushTx, batch: &PushBatch) -> Result<PushOutcome,
     let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
     let refs: Vec<Vec<String>> = fresh.iter().map(|n| n.refs.clone()).collect();
     let pending = events.iter().map(|e| e.guid.clone()).collect();
-    Materializer::new(tx, pending).run(&events, &refs, batch)?;
+    Materializer::new(tx, before, pending).run(&events, &refs, batch)?;
     outcome.applied = fresh.len() as u64;
     outcome.head = Seq(next);
     Ok(outcome)
@@ -110,6 +111,8 @@ pub fn push_in_tx(tx: &mut dyn PushTx, batch: &PushBatch) -> Result<PushOutcome,
 /// Per-batch cache of entity records over the transaction.
 struct Materializer<'t> {
     tx: &'t mut dyn PushTx,
+    /// The tenant head before this push: every event after it is this push's own.
+    before: Seq,
     /// Loaded (or computed) records; `None` = known absent.
     cache: HashMap<String, Option<EntityRecord>>,
     /// Match keys as stored before this batch, for every record loaded.
@@ -127,9 +130,10 @@ struct Materializer<'t> {
 }
 
 impl<'t> Materializer<'t> {
-    fn new(tx: &'t mut dyn PushTx, pending: HashSet<String>) -> Self {
+    fn new(tx: &'t mut dyn PushTx, before: Seq, pending: HashSet<String>) -> Self {
         Materializer {
             tx,
+            before,
             cache: HashMap::new(),
             original_keys: HashMap::new(),
             ghost_keys: HashMap::new(),
@@ -177,7 +181,11 @@ impl<'t> Materializer<'t> {
             return Ok(());
         }
         let absent_set: HashSet<&String> = absent.iter().collect();
-        for ev in self.tx.events_referencing(&absent)? {
+        // This push's own events are not applied when the ghost keys are first needed (they
+        // are skipped below), and every guid they reference is loaded here before any of
+        // them is applied: asking only for earlier events changes nothing and spares
+        // loading the creating event of every new entity.
+        for ev in self.tx.events_referencing(&absent, Some(self.before))? {
             if self.pending.contains(&ev.guid) {
                 continue;
             }
@@ -257,7 +265,7 @@ impl<'t> Materializer<'t> {
         let mut events: BTreeMap<EventKey, Event> = BTreeMap::new();
         let mut seen: HashSet<String> = HashSet::new();
         while !frontier.is_empty() {
-            let found = self.tx.events_referencing(&frontier)?;
+            let found = self.tx.events_referencing(&frontier, None)?;
             frontier = Vec::new();
             for ev in found {
                 if !seen.insert(ev.guid.clone()) {

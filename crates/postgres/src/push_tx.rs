@@ -33,13 +33,13 @@ pub(crate) const LOAD_ENTITIES_SQL: &str = concat!(
      WHERE tenant_id = $1 AND guid = g.guid LIMIT 1) n"
 );
 
-/// Events of tenant `$1` whose refs include any of the guids `$2`, once each, in seq order
-/// (a ref-key range per guid, then a primary-key lookup per ref).
+/// Events of tenant `$1` whose refs include any of the guids `$2`, with seq at most `$3`,
+/// once each, in seq order (a ref-key range per guid, then a primary-key lookup per ref).
 pub(crate) const EVENTS_REFERENCING_SQL: &str = concat!(
     "SELECT DISTINCT ON (e.seq) ",
     event_cols_e!(),
     " FROM unnest($2::text[]) AS g(guid) CROSS JOIN LATERAL (SELECT seq FROM event_refs \
-     WHERE tenant_id = $1 AND entity_guid = g.guid OFFSET 0) r CROSS JOIN LATERAL \
+     WHERE tenant_id = $1 AND entity_guid = g.guid AND seq <= $3 OFFSET 0) r CROSS JOIN LATERAL \
      (SELECT * FROM events WHERE tenant_id = $1 AND seq = r.seq LIMIT 1) e ORDER BY e.seq"
 );
 
@@ -105,13 +105,18 @@ impl EntityTx for PgTx<'_> {
             .collect()
     }
 
-    fn events_referencing(&mut self, guids: &[String]) -> Result<Vec<Event>, StoreError> {
+    fn events_referencing(
+        &mut self,
+        guids: &[String],
+        up_to: Option<Seq>,
+    ) -> Result<Vec<Event>, StoreError> {
         if guids.is_empty() {
             return Ok(Vec::new());
         }
         let rows = db(diesel::sql_query(EVENTS_REFERENCING_SQL)
             .bind::<Text, _>(self.tenant)
             .bind::<Array<Text>, _>(guids)
+            .bind::<BigInt, _>(up_to.map_or(i64::MAX, |s| s.0))
             .load::<EventRow>(self.conn))?;
         rows.into_iter()
             .map(|r| r.into_event().map_err(crate::error::Fail::into_store))

@@ -9,7 +9,7 @@
 use crate::error::{store_error, Fail};
 use crate::rows::{entity_cols, event_cols, EntityRow, EventRow};
 use crate::sql::{now_millis, placeholders, query, Int, Stmt, Val, CHUNK};
-use diesel::sql_types::Text;
+use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 use domain::cursor::Seq;
 use domain::entity::EntityRecord;
@@ -110,7 +110,11 @@ impl EntityTx for SqliteTx<'_> {
         Ok(out)
     }
 
-    fn events_referencing(&mut self, guids: &[String]) -> Result<Vec<Event>, StoreError> {
+    fn events_referencing(
+        &mut self,
+        guids: &[String],
+        up_to: Option<Seq>,
+    ) -> Result<Vec<Event>, StoreError> {
         let mut by_seq = BTreeMap::new();
         for chunk in guids.chunks(CHUNK) {
             let sql = format!(
@@ -118,7 +122,7 @@ impl EntityTx for SqliteTx<'_> {
                     "SELECT ",
                     event_cols!(),
                     " FROM events WHERE tenant_id = ? AND seq IN (SELECT seq FROM event_refs \
-                     WHERE tenant_id = ? AND entity_guid IN ({}))"
+                     WHERE tenant_id = ? AND entity_guid IN ({}) AND seq <= ?)"
                 ),
                 placeholders(chunk.len())
             );
@@ -128,6 +132,7 @@ impl EntityTx for SqliteTx<'_> {
             for g in chunk {
                 q = q.bind::<Text, _>(g.clone());
             }
+            q = q.bind::<BigInt, _>(up_to.map_or(i64::MAX, |s| s.0));
             for row in db(q.load::<EventRow>(self.conn))? {
                 by_seq.insert(row.seq(), row);
             }

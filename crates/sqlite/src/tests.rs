@@ -477,14 +477,25 @@ async fn push_primitives_round_trip_events_and_refs() {
     assert_eq!(hashes.len(), 1);
     assert_eq!(hashes["e2"], e2.content_hash());
     let mut refs: Vec<_> = tx
-        .events_referencing(&["m".into(), "g".into()])
+        .events_referencing(&["m".into(), "g".into()], None)
         .unwrap()
         .into_iter()
         .map(|e| e.guid)
         .collect();
     refs.sort();
     assert_eq!(refs, ["e1", "e2"]);
-    assert!(tx.events_referencing(&["none".into()]).unwrap().is_empty());
+    assert!(tx
+        .events_referencing(&["none".into()], None)
+        .unwrap()
+        .is_empty());
+    // `up_to` leaves out later events.
+    let first: Vec<_> = tx
+        .events_referencing(&["m".into(), "g".into()], Some(Seq(1)))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.guid)
+        .collect();
+    assert_eq!(first, ["e1"]);
     let many: Vec<String> = (0..1_200).map(|i| format!("x{i}")).collect();
     assert!(tx.existing_hashes(&many).unwrap().is_empty());
     assert!(tx.load_entities(&many).unwrap().is_empty());

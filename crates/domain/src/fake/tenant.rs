@@ -77,12 +77,18 @@ impl EntityTx for MemTenant {
             .collect())
     }
 
-    fn events_referencing(&mut self, guids: &[String]) -> Result<Vec<Event>, StoreError> {
+    fn events_referencing(
+        &mut self,
+        guids: &[String],
+        up_to: Option<Seq>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let last = up_to.map_or(i64::MAX, |s| s.0);
         let seqs: BTreeSet<i64> = guids
             .iter()
             .filter_map(|g| self.refs.get(g))
             .flatten()
             .copied()
+            .filter(|s| *s <= last)
             .collect();
         Ok(seqs
             .into_iter()

@@ -518,10 +518,14 @@ impl EntityTx for Spy<'_> {
         self.loaded.extend(guids.iter().cloned());
         self.inner.load_entities(guids)
     }
-    fn events_referencing(&mut self, guids: &[String]) -> Result<Vec<Event>, StoreError> {
+    fn events_referencing(
+        &mut self,
+        guids: &[String],
+        up_to: Option<Seq>,
+    ) -> Result<Vec<Event>, StoreError> {
         self.referencing_calls += 1;
         self.referencing.extend(guids.iter().cloned());
-        self.inner.events_referencing(guids)
+        self.inner.events_referencing(guids, up_to)
     }
     fn save_entities(&mut self, records: &[EntityRecord]) -> Result<(), StoreError> {
         self.inner.save_entities(records)

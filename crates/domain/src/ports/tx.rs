@@ -34,11 +34,16 @@ pub trait EntityTx {
     fn load_entities(&mut self, guids: &[String]) -> Result<Vec<EntityRecord>, StoreError>;
 
     /// All stored events (including ones inserted earlier in this transaction) whose refs
-    /// include any of `guids`, in any order.
+    /// include any of `guids` and, when `up_to` is given, whose sequence number is at most
+    /// `up_to`; in any order.
     ///
     /// # Errors
     /// Storage failure.
-    fn events_referencing(&mut self, guids: &[String]) -> Result<Vec<Event>, StoreError>;
+    fn events_referencing(
+        &mut self,
+        guids: &[String],
+        up_to: Option<Seq>,
+    ) -> Result<Vec<Event>, StoreError>;
 
     /// Inserts or replaces these records (keyed by `entity.guid`), including their match key.
     ///
