@@ -304,7 +304,7 @@ fn events_are_found_by_reference_within_the_transaction() {
         // `up_to` leaves out later events.
         assert_eq!(
             tx.events_referencing(&["m1".into()], Some(Seq(1))).unwrap(),
-            [e1.clone()]
+            std::slice::from_ref(&e1)
         );
         tx.insert_events(&[], ts(5), None).unwrap();
         assert_eq!(tx.head().unwrap(), Seq(2));
