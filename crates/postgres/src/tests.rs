@@ -124,17 +124,22 @@ fn entities_are_saved_replaced_and_loaded() {
     });
 }
 
+/// Live entities a, b, e with key `k`, d with `other`; c with `k` but deleted.
+fn save_match_key_fixture(tx: &mut PgTx<'_>) {
+    tx.save_entities(&[
+        record("a", false, Some("k")),
+        record("b", false, Some("k")),
+        record("c", true, Some("k")),
+        record("d", false, Some("other")),
+        record("e", false, Some("k")),
+    ])
+    .unwrap();
+}
+
 #[test]
 fn match_keys_find_live_entities_only() {
     with_tx(|tx| {
-        tx.save_entities(&[
-            record("a", false, Some("k")),
-            record("b", false, Some("k")),
-            record("c", true, Some("k")),
-            record("d", false, Some("other")),
-            record("e", false, Some("k")),
-        ])
-        .unwrap();
+        save_match_key_fixture(tx);
         assert_eq!(
             tx.entities_with_match_key("k", "a", 10).unwrap(),
             ["b", "e"]
@@ -150,14 +155,7 @@ fn match_keys_find_live_entities_only() {
 #[test]
 fn batched_match_key_probes_answer_each_probe() {
     with_tx(|tx| {
-        tx.save_entities(&[
-            record("a", false, Some("k")),
-            record("b", false, Some("k")),
-            record("c", true, Some("k")),
-            record("d", false, Some("other")),
-            record("e", false, Some("k")),
-        ])
-        .unwrap();
+        save_match_key_fixture(tx);
         let probe = |key: &str, except: &str| (key.to_owned(), except.to_owned());
         let probes = [
             probe("k", "a"),
