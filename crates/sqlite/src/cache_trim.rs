@@ -63,3 +63,38 @@ impl CacheTrim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn filled(trim: &CacheTrim) -> bool {
+        trim.filled.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn trims_once_pushes_stop_and_never_while_the_writer_is_busy() {
+        let writer = Pool::builder()
+            .max_size(1)
+            .build(ConnectionManager::<SqliteConnection>::new(":memory:"))
+            .unwrap();
+        // A clock that started five seconds ago, so "the last push" can be made old.
+        let trim = CacheTrim {
+            epoch: Instant::now().checked_sub(Duration::from_secs(5)).unwrap(),
+            ..CacheTrim::default()
+        };
+        trim.trim_if_idle(&writer);
+        assert!(!filled(&trim), "nothing pushed, nothing to trim");
+        trim.pushed();
+        trim.trim_if_idle(&writer);
+        assert!(filled(&trim), "a push just ended: not idle yet");
+        trim.last_push_ms.store(0, Ordering::Relaxed);
+        let busy = writer.get().unwrap();
+        trim.trim_if_idle(&writer);
+        assert!(filled(&trim), "the writer is in use: left for a later tick");
+        drop(busy);
+        trim.trim_if_idle(&writer);
+        assert!(!filled(&trim), "idle and free: trimmed");
+    }
+}
