@@ -1,8 +1,9 @@
 //! [`EventStore`]: push in one writer transaction, pull and listings by index.
 
 use crate::error::Fail;
+use crate::push_tx::HEAD_SQL;
 use crate::rows::{event_cols, EventRow};
-use crate::sql::{instant, limit, query, Int, OptInt};
+use crate::sql::{instant, limit, query, Int, OptInt, Query};
 use crate::SqliteStore;
 use async_trait::async_trait;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -38,6 +39,15 @@ macro_rules! events_of_entity {
 /// guid, after, tenant, guid); `list_events` adds its filters and order.
 pub(crate) const ENTITY_EVENTS_FROM_SQL: &str =
     concat!("SELECT ", event_cols!(), events_of_entity!());
+
+/// Binds the values of `events_of_entity!()` to `q`, in order.
+fn bind_entity_refs<'a>(q: Query<'a>, tenant: &str, guid: &str, after: i64) -> Query<'a> {
+    q.bind::<Text, _>(tenant.to_owned())
+        .bind::<Text, _>(guid.to_owned())
+        .bind::<BigInt, _>(after)
+        .bind::<Text, _>(tenant.to_owned())
+        .bind::<Text, _>(guid.to_owned())
+}
 
 /// An entity's events in application order (binds: tenant, guid, 0, tenant, guid, limit).
 pub(crate) const ENTITY_EVENTS_SQL: &str = concat!(
@@ -130,9 +140,7 @@ impl EventStore for SqliteStore {
     async fn head(&self, tenant: &TenantId) -> Result<Seq, StoreError> {
         let tenant = tenant.as_str().to_owned();
         self.read(move |conn| {
-            let rows = query("SELECT head AS v FROM configs WHERE id = ?")
-                .bind::<Text, _>(tenant)
-                .load::<Int>(conn)?;
+            let rows = query(HEAD_SQL).bind::<Text, _>(tenant).load::<Int>(conn)?;
             Ok(Seq(rows.first().map_or(0, |r| r.v)))
         })
         .await
@@ -152,12 +160,7 @@ impl EventStore for SqliteStore {
             let (mut sql, mut q) = match filter.entity_guid {
                 Some(g) => (
                     String::from(ENTITY_EVENTS_FROM_SQL),
-                    query("")
-                        .bind::<Text, _>(tenant.clone())
-                        .bind::<Text, _>(g.clone())
-                        .bind::<BigInt, _>(after.0)
-                        .bind::<Text, _>(tenant)
-                        .bind::<Text, _>(g),
+                    bind_entity_refs(query(""), &tenant, &g, after.0),
                 ),
                 None => (
                     String::from(concat!(
@@ -191,12 +194,7 @@ impl EventStore for SqliteStore {
         let tenant = tenant.as_str().to_owned();
         let entity_guid = entity_guid.to_owned();
         self.read(move |conn| {
-            let rows = query(ENTITY_EVENTS_SQL)
-                .bind::<Text, _>(tenant.clone())
-                .bind::<Text, _>(entity_guid.clone())
-                .bind::<BigInt, _>(0)
-                .bind::<Text, _>(tenant)
-                .bind::<Text, _>(entity_guid)
+            let rows = bind_entity_refs(query(ENTITY_EVENTS_SQL), &tenant, &entity_guid, 0)
                 .bind::<BigInt, _>(limit(max))
                 .load::<EventRow>(conn)?;
             stored(rows)

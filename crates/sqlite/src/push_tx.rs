@@ -20,6 +20,9 @@ use domain::time::Timestamp;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
+/// A tenant's head (`Int`), bound to its id.
+pub(crate) const HEAD_SQL: &str = "SELECT head AS v FROM configs WHERE id = ?";
+
 const INSERT_EVENT: &str = "INSERT INTO events (tenant_id, seq, guid, entity_guid, type, \
      data, ts, user_id, user_id_numeric, sync_level, content_hash, received_at, pushed_by) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
@@ -268,11 +271,7 @@ impl EntityTx for SqliteTx<'_> {
 
 impl PushTx for SqliteTx<'_> {
     fn head(&mut self) -> Result<Seq, StoreError> {
-        let rows = db(Stmt::new(
-            "SELECT head AS v FROM configs WHERE id = ?",
-            vec![Val::Text(self.tenant)],
-        )
-        .load::<Int>(self.conn))?;
+        let rows = db(Stmt::new(HEAD_SQL, vec![Val::Text(self.tenant)]).load::<Int>(self.conn))?;
         rows.first().map(|r| Seq(r.v)).ok_or(StoreError::NotFound)
     }
 
