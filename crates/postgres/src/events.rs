@@ -2,13 +2,14 @@
 
 use crate::error::Fail;
 use crate::push_tx::PgTx;
-use crate::rows::{stored, EventRow};
+use crate::rows::{event_cols_e, stored, EventRow};
 use crate::schema::{configs, events, quarantine};
 use crate::sql::{instant, limit};
 use crate::PgStore;
 use async_trait::async_trait;
 use diesel::dsl::min;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use domain::cursor::Seq;
 use domain::error::StoreError;
 use domain::event::RejectCode;
@@ -18,6 +19,29 @@ use domain::ports::{
 use domain::tenant::TenantId;
 use domain::time::Timestamp;
 use serde_json::Value;
+
+/// Events of tenant `$1` that reference entity `$2` and have it as `entityGuid`, with seq
+/// after `$3`: a range of `event_refs`' key, then each event by primary key (`LATERAL` keeps
+/// that plan whatever the statistics say).
+macro_rules! events_of_entity {
+    () => {
+        " FROM event_refs r CROSS JOIN LATERAL (SELECT * FROM events WHERE tenant_id = $1 \
+         AND seq = r.seq LIMIT 1) e WHERE r.tenant_id = $1 AND r.entity_guid = $2 \
+         AND r.seq > $3 AND e.entity_guid = $2"
+    };
+}
+
+/// [`events_of_entity!`], unordered; `list_events` adds its filters and order.
+pub(crate) const ENTITY_EVENTS_FROM_SQL: &str =
+    concat!("SELECT ", event_cols_e!(), events_of_entity!());
+
+/// An entity's events in application order (binds: tenant, guid, 0, limit `$4`).
+pub(crate) const ENTITY_EVENTS_SQL: &str = concat!(
+    "SELECT ",
+    event_cols_e!(),
+    events_of_entity!(),
+    " ORDER BY e.ts, e.guid LIMIT $4"
+);
 
 type QuarantineRow = (i64, Value, String, String, i64, Option<String>);
 
@@ -115,21 +139,36 @@ impl EventStore for PgStore {
         let tenant = tenant.as_str().to_owned();
         let filter = filter.clone();
         self.run(move |conn| {
-            let mut q = events::table
-                .filter(events::tenant_id.eq(tenant))
-                .filter(events::seq.gt(after.0))
-                .into_boxed();
-            if let Some(guid) = filter.entity_guid {
-                q = q.filter(events::entity_guid.eq(guid));
-            }
-            if let Some(kind) = filter.event_type {
-                q = q.filter(events::event_type.eq(kind));
-            }
-            let rows = q
-                .order(events::seq)
-                .limit(limit(max))
-                .select(EventRow::as_select())
-                .load(conn)?;
+            let rows = match filter.entity_guid {
+                // That entity's refs (few), in seq order by the refs' key.
+                Some(guid) => {
+                    let mut sql = String::from(ENTITY_EVENTS_FROM_SQL);
+                    if filter.event_type.is_some() {
+                        sql.push_str(" AND e.type = $4");
+                    }
+                    sql.push_str(" ORDER BY r.seq LIMIT $5");
+                    diesel::sql_query(sql)
+                        .bind::<Text, _>(tenant)
+                        .bind::<Text, _>(guid)
+                        .bind::<BigInt, _>(after.0)
+                        .bind::<Text, _>(filter.event_type.unwrap_or_default())
+                        .bind::<BigInt, _>(limit(max))
+                        .load::<EventRow>(conn)?
+                }
+                None => {
+                    let mut q = events::table
+                        .filter(events::tenant_id.eq(tenant))
+                        .filter(events::seq.gt(after.0))
+                        .into_boxed();
+                    if let Some(kind) = filter.event_type {
+                        q = q.filter(events::event_type.eq(kind));
+                    }
+                    q.order(events::seq)
+                        .limit(limit(max))
+                        .select(EventRow::as_select())
+                        .load(conn)?
+                }
+            };
             stored(rows)
         })
         .await
@@ -144,13 +183,12 @@ impl EventStore for PgStore {
         let tenant = tenant.as_str().to_owned();
         let entity_guid = entity_guid.to_owned();
         self.run(move |conn| {
-            let rows = events::table
-                .filter(events::tenant_id.eq(tenant))
-                .filter(events::entity_guid.eq(entity_guid))
-                .order((events::ts, events::guid))
-                .limit(limit(max))
-                .select(EventRow::as_select())
-                .load(conn)?;
+            let rows = diesel::sql_query(ENTITY_EVENTS_SQL)
+                .bind::<Text, _>(tenant)
+                .bind::<Text, _>(entity_guid)
+                .bind::<BigInt, _>(0)
+                .bind::<BigInt, _>(limit(max))
+                .load::<EventRow>(conn)?;
             stored(rows)
         })
         .await

@@ -320,37 +320,32 @@ impl PushTx for PgTx<'_> {
         received_at: Timestamp,
         pushed_by: Option<&str>,
     ) -> Result<(), StoreError> {
-        for chunk in events.chunks(INSERT_ROWS) {
-            let rows: Vec<NewEventRow<'_>> = chunk
-                .iter()
-                .map(|n| NewEventRow::new(self.tenant, n, received_at, pushed_by))
-                .collect();
-            db(diesel::insert_into(events::table)
-                .values(&rows)
-                .execute(self.conn))?;
-        }
+        let rows: Vec<NewEventRow<'_>> = events
+            .iter()
+            .map(|n| NewEventRow::new(self.tenant, n, received_at, pushed_by))
+            .collect();
+        db(diesel::copy_from(events::table)
+            .from_insertable(&rows)
+            .execute(self.conn))?;
         let mut refs: Vec<(&str, i64)> = events
             .iter()
             .flat_map(|n| n.refs.iter().map(move |r| (r.as_str(), n.seq.0)))
             .collect();
         refs.sort_unstable();
         refs.dedup();
-        for chunk in refs.chunks(INSERT_ROWS * 5) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|(guid, seq)| {
-                    (
-                        event_refs::tenant_id.eq(self.tenant),
-                        event_refs::entity_guid.eq(*guid),
-                        event_refs::seq.eq(*seq),
-                    )
-                })
-                .collect();
-            db(diesel::insert_into(event_refs::table)
-                .values(&rows)
-                .on_conflict_do_nothing()
-                .execute(self.conn))?;
-        }
+        let rows: Vec<_> = refs
+            .iter()
+            .map(|(guid, seq)| {
+                (
+                    event_refs::tenant_id.eq(self.tenant),
+                    event_refs::entity_guid.eq(*guid),
+                    event_refs::seq.eq(*seq),
+                )
+            })
+            .collect();
+        db(diesel::copy_from(event_refs::table)
+            .from_insertable(&rows)
+            .execute(self.conn))?;
         if let Some(last) = events.iter().map(|n| n.seq.0).max() {
             db(
                 diesel::update(configs::table.filter(configs::id.eq(self.tenant)))

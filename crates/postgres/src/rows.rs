@@ -86,7 +86,7 @@ pub(crate) fn stored(rows: Vec<EventRow>) -> Result<Vec<StoredEvent>, Fail> {
 
 /// An event row to insert.
 #[derive(Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub(crate) struct NewEventRow<'a> {
     tenant_id: &'a str,
     seq: i64,

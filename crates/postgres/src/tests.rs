@@ -209,6 +209,23 @@ fn plan(tx: &mut PgTx<'_>, sql: &str, guids: &[String]) -> String {
         .join("\n")
 }
 
+/// The plan of the entity-events query (the events route and `list_events` by entity) for
+/// `guid` of tenant `t1`.
+fn entity_events_plan(tx: &mut PgTx<'_>, guid: &str) -> String {
+    use diesel::sql_types::{BigInt, Text};
+    diesel::sql_query(format!("EXPLAIN {}", crate::events::ENTITY_EVENTS_SQL))
+        .bind::<Text, _>("t1")
+        .bind::<Text, _>(guid)
+        .bind::<BigInt, _>(0)
+        .bind::<BigInt, _>(10)
+        .load::<PlanLine>(tx.connection())
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn push_reads_use_unique_keys_without_statistics() {
     use crate::push_tx::{EVENTS_REFERENCING_SQL, EXISTING_HASHES_SQL, LOAD_ENTITIES_SQL};
@@ -248,7 +265,10 @@ fn push_reads_use_unique_keys_without_statistics() {
         let plan_refs = plan(tx, EVENTS_REFERENCING_SQL, &entities);
         assert!(plan_refs.contains("event_refs_pkey"), "{plan_refs}");
         assert!(plan_refs.contains("events_pkey"), "{plan_refs}");
-        for p in [plan_hashes, plan_load, plan_refs] {
+        let plan_entity = entity_events_plan(tx, "p00007");
+        assert!(plan_entity.contains("event_refs_pkey"), "{plan_entity}");
+        assert!(plan_entity.contains("events_pkey"), "{plan_entity}");
+        for p in [plan_hashes, plan_load, plan_refs, plan_entity] {
             assert!(!p.contains("Seq Scan on e") && !p.contains("Bitmap"), "{p}");
         }
         // And they answer what they should.

@@ -1,0 +1,1 @@
+CREATE INDEX events_entity ON events (tenant_id, entity_guid, ts, guid);
