@@ -1,7 +1,7 @@
 //! [`ConfigStore`]: program configs, which are also the tenant rows (with the event head).
 
 use crate::error::Fail;
-use crate::schema::configs;
+use crate::schema::{configs, entities, event_refs, events};
 use crate::sql::{count, instant, limit, offset, opt_instant};
 use crate::PgStore;
 use async_trait::async_trait;
@@ -225,10 +225,26 @@ impl ConfigStore for PgStore {
 
     async fn purge_config(&self, id: &TenantId) -> Result<bool, StoreError> {
         let id = id.as_str().to_owned();
-        self.run(move |conn| {
-            // Every tenant table references configs ON DELETE CASCADE (each through an index
-            // that starts with tenant_id), so one statement removes the tenant atomically.
-            let n = diesel::delete(configs::table.filter(configs::id.eq(id))).execute(conn)?;
+        self.transaction(move |conn| {
+            // The tenant's row first, FOR UPDATE: a push of this tenant in progress finishes
+            // before, one arriving later finds no tenant. The tables a push writes (no foreign
+            // key, see the migration `lighter_push_writes`) are emptied here; every other
+            // tenant table references configs ON DELETE CASCADE. Each delete is a range of an
+            // index that starts with tenant_id.
+            let found: Option<String> = configs::table
+                .filter(configs::id.eq(&id))
+                .select(configs::id)
+                .for_update()
+                .first(conn)
+                .optional()?;
+            if found.is_none() {
+                return Ok(false);
+            }
+            diesel::delete(events::table.filter(events::tenant_id.eq(&id))).execute(conn)?;
+            diesel::delete(event_refs::table.filter(event_refs::tenant_id.eq(&id)))
+                .execute(conn)?;
+            diesel::delete(entities::table.filter(entities::tenant_id.eq(&id))).execute(conn)?;
+            let n = diesel::delete(configs::table.filter(configs::id.eq(&id))).execute(conn)?;
             Ok(n > 0)
         })
         .await

@@ -170,6 +170,43 @@ async fn the_list_searches_sorts_pages_and_counts() {
     assert_eq!(store.list_configs(&none).await.unwrap().1, 0);
 }
 
+/// Rows of `tenant` in every table that has a `tenant_id` column.
+fn tenant_rows(db: &crate::db::TestDb, tenant: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Table {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table_name: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    use diesel::RunQueryDsl;
+    let mut conn = db.conn();
+    let tables = diesel::sql_query(
+        "SELECT table_name::text AS table_name FROM information_schema.columns \
+         WHERE table_schema = $1 AND column_name = 'tenant_id'",
+    )
+    .bind::<diesel::sql_types::Text, _>(db.schema())
+    .load::<Table>(&mut conn)
+    .unwrap();
+    assert_eq!(tables.len(), 7, "tables with a tenant_id");
+    tables
+        .iter()
+        .map(|t| {
+            diesel::sql_query(format!(
+                "SELECT COUNT(*) AS n FROM \"{}\" WHERE tenant_id = $1",
+                t.table_name
+            ))
+            .bind::<diesel::sql_types::Text, _>(tenant)
+            .get_result::<N>(&mut conn)
+            .unwrap()
+            .n
+        })
+        .sum()
+}
+
 #[tokio::test]
 async fn purge_removes_every_row_of_the_tenant_only() {
     let (db, store) = crate::test_db!();
@@ -200,6 +237,9 @@ async fn purge_removes_every_row_of_the_tenant_only() {
         .await
         .unwrap()
         .is_empty());
+    // No row of t1 is left in any table (the push tables have no foreign key to cascade).
+    assert_eq!(tenant_rows(&db, "t1"), 0);
+    assert!(tenant_rows(&db, "t2") > 0);
     assert_eq!(store.head(&tenant("t2")).await.unwrap().0, 1);
     assert_eq!(store.count_entities(&tenant("t2")).await.unwrap(), 2);
     assert_eq!(
