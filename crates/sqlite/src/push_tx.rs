@@ -1,6 +1,7 @@
 //! The in-transaction primitives the domain's push algorithm runs on ([`PushTx`],
 //! [`EntityTx`]), over the writer connection inside its `BEGIN IMMEDIATE` transaction.
-//! Batch reads bind `IN (...)` lists of at most [`CHUNK`] values. Writes are one row per
+//! Batch reads bind their guids as one JSON array (`json_each`), so they too stay prepared.
+//! Writes are one row per
 //! statement, each statement kept prepared ([`Stmt`]): a multi-row `INSERT` was parsed again
 //! for every push (1,300 placeholders for 100 events) and, as a statement that writes
 //! several rows and may fail half-way, copied every page it touched into a statement
@@ -8,8 +9,8 @@
 
 use crate::error::{store_error, Fail};
 use crate::rows::{entity_cols, event_cols, EntityRow, EventRow};
-use crate::sql::{now_millis, placeholders, query, Int, Stmt, Val, CHUNK};
-use diesel::sql_types::{BigInt, Text};
+use crate::sql::{now_millis, Int, Stmt, Val};
+use diesel::sql_types::Text;
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 use domain::cursor::Seq;
 use domain::entity::EntityRecord;
@@ -18,7 +19,7 @@ use domain::event::{ContentHash, Event, Rejection};
 use domain::ports::{EntityTx, NewEvent, PushTx};
 use domain::time::Timestamp;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// A tenant's head (`Int`), bound to its id.
 pub(crate) const HEAD_SQL: &str = "SELECT head AS v FROM configs WHERE id = ?";
@@ -45,6 +46,34 @@ const UPSERT_ENTITY: &str = "INSERT INTO entities (tenant_id, guid, kind, name, 
 /// index `entities_match`.
 // `INDEXED BY`: without statistics the planner preferred `entities_recent` (all live
 // entities of the tenant) — a scan per probe that made pushes O(tenant size).
+/// Records of tenant `?` among the guids of the JSON array `?` (one primary-key lookup each).
+/// Batch reads bind their guids as one JSON array read by `json_each`, so their text is
+/// fixed and stays prepared (an `IN (?, ?, …)` list has one text per length).
+pub(crate) const LOAD_ENTITIES_SQL: &str = concat!(
+    "SELECT ",
+    entity_cols!(),
+    " FROM entities WHERE tenant_id = ? AND guid IN (SELECT value FROM json_each(?))"
+);
+
+/// Events of tenant `?` whose refs (tenant `?`) include any guid of the JSON array `?`, with
+/// seq at most `?`, once each, in seq order.
+pub(crate) const EVENTS_REFERENCING_SQL: &str = concat!(
+    "SELECT ",
+    event_cols!(),
+    " FROM events WHERE tenant_id = ? AND seq IN (SELECT seq FROM event_refs \
+     WHERE tenant_id = ? AND entity_guid IN (SELECT value FROM json_each(?)) AND seq <= ?) \
+     ORDER BY seq"
+);
+
+/// Guid and content hash of the events of tenant `?` among the guids of the JSON array `?`.
+pub(crate) const EXISTING_HASHES_SQL: &str = "SELECT guid, content_hash FROM events \
+     WHERE tenant_id = ? AND guid IN (SELECT value FROM json_each(?))";
+
+/// `guids` as a JSON array, the one value bound for a batch read.
+fn json_list(guids: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(guids).map_err(StoreError::internal)
+}
+
 pub(crate) const MATCH_KEY_SQL: &str = "SELECT guid FROM entities INDEXED BY entities_match \
      WHERE tenant_id = ? AND match_key = ? AND match_key IS NOT NULL AND deleted = 0 \
      AND guid <> ? LIMIT ?";
@@ -92,25 +121,12 @@ struct Guid {
 
 impl EntityTx for SqliteTx<'_> {
     fn load_entities(&mut self, guids: &[String]) -> Result<Vec<EntityRecord>, StoreError> {
-        let mut out = Vec::with_capacity(guids.len());
-        for chunk in guids.chunks(CHUNK) {
-            let sql = format!(
-                concat!(
-                    "SELECT ",
-                    entity_cols!(),
-                    " FROM entities WHERE tenant_id = ? AND guid IN ({})"
-                ),
-                placeholders(chunk.len())
-            );
-            let mut q = query(sql).bind::<Text, _>(self.tenant.to_owned());
-            for g in chunk {
-                q = q.bind::<Text, _>(g.clone());
-            }
-            for row in db(q.load::<EntityRow>(self.conn))? {
-                out.push(row.into_record().map_err(Fail::into_store)?);
-            }
-        }
-        Ok(out)
+        let list = json_list(guids)?;
+        let vals = vec![Val::Text(self.tenant), Val::Text(&list)];
+        db(Stmt::new(LOAD_ENTITIES_SQL, vals).load::<EntityRow>(self.conn))?
+            .into_iter()
+            .map(|row| row.into_record().map_err(Fail::into_store))
+            .collect()
     }
 
     fn events_referencing(
@@ -118,30 +134,15 @@ impl EntityTx for SqliteTx<'_> {
         guids: &[String],
         up_to: Option<Seq>,
     ) -> Result<Vec<Event>, StoreError> {
-        let mut by_seq = BTreeMap::new();
-        for chunk in guids.chunks(CHUNK) {
-            let sql = format!(
-                concat!(
-                    "SELECT ",
-                    event_cols!(),
-                    " FROM events WHERE tenant_id = ? AND seq IN (SELECT seq FROM event_refs \
-                     WHERE tenant_id = ? AND entity_guid IN ({}) AND seq <= ?)"
-                ),
-                placeholders(chunk.len())
-            );
-            let mut q = query(sql)
-                .bind::<Text, _>(self.tenant.to_owned())
-                .bind::<Text, _>(self.tenant.to_owned());
-            for g in chunk {
-                q = q.bind::<Text, _>(g.clone());
-            }
-            q = q.bind::<BigInt, _>(up_to.map_or(i64::MAX, |s| s.0));
-            for row in db(q.load::<EventRow>(self.conn))? {
-                by_seq.insert(row.seq(), row);
-            }
-        }
-        by_seq
-            .into_values()
+        let list = json_list(guids)?;
+        let vals = vec![
+            Val::Text(self.tenant),
+            Val::Text(self.tenant),
+            Val::Text(&list),
+            Val::Int(up_to.map_or(i64::MAX, |s| s.0)),
+        ];
+        db(Stmt::new(EVENTS_REFERENCING_SQL, vals).load::<EventRow>(self.conn))?
+            .into_iter()
             .map(|r| r.into_event().map_err(Fail::into_store))
             .collect()
     }
@@ -279,21 +280,14 @@ impl PushTx for SqliteTx<'_> {
         &mut self,
         guids: &[String],
     ) -> Result<HashMap<String, ContentHash>, StoreError> {
-        let mut out = HashMap::new();
-        for chunk in guids.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT guid, content_hash FROM events WHERE tenant_id = ? AND guid IN ({})",
-                placeholders(chunk.len())
-            );
-            let mut q = query(sql).bind::<Text, _>(self.tenant.to_owned());
-            for g in chunk {
-                q = q.bind::<Text, _>(g.clone());
-            }
-            for row in db(q.load::<GuidHash>(self.conn))? {
-                out.insert(row.guid, ContentHash(row.content_hash));
-            }
-        }
-        Ok(out)
+        let list = json_list(guids)?;
+        let vals = vec![Val::Text(self.tenant), Val::Text(&list)];
+        Ok(
+            db(Stmt::new(EXISTING_HASHES_SQL, vals).load::<GuidHash>(self.conn))?
+                .into_iter()
+                .map(|row| (row.guid, ContentHash(row.content_hash)))
+                .collect(),
+        )
     }
 
     fn insert_events(

@@ -57,11 +57,6 @@ pub(crate) struct EventRow {
 }
 
 impl EventRow {
-    /// The sequence number of the row.
-    pub(crate) fn seq(&self) -> i64 {
-        self.seq
-    }
-
     /// The stored event with its server-side facts.
     pub(crate) fn into_stored(self) -> Result<StoredEvent, Fail> {
         let received_at = instant(self.received_at)?;

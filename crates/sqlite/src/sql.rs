@@ -10,9 +10,6 @@ use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 use domain::time::Timestamp;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Largest number of values bound in one `IN (...)` list.
-pub(crate) const CHUNK: usize = 500;
-
 /// A raw SQL query whose values are bound one by one (`.bind::<Type, _>(value)`).
 pub(crate) type Query<'a> = BoxedSqlQuery<'a, Sqlite, SqlQuery>;
 
