@@ -1,73 +1,90 @@
 //! Canonical JSON: one byte sequence per JSON value, whatever its key order or number form.
 
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
+use std::io::Write;
 
 /// Writes `value` canonically: object keys sorted, no whitespace, numbers that are whole and
 /// exactly representable written as integers (`1.0` → `1`), other numbers in shortest
 /// round-trip form. Two values that differ only in key order or number formatting give the
 /// same output.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_value(value, &mut out);
-    out
+    into_string(out)
 }
 
-fn write_value(value: &Value, out: &mut String) {
+/// [`canonical_json`] of the object `map`, without building a [`Value`] around it.
+pub fn canonical_json_object(map: &Map<String, Value>) -> String {
+    let mut out = Vec::new();
+    write_object(map, &mut out);
+    into_string(out)
+}
+
+/// The text written: only `&str` pieces and ASCII go in, so it is UTF-8.
+fn into_string(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Number(n) => write_number(n, out),
         Value::String(s) => write_string(s, out),
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_value(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                if let Some(v) = map.get(key) {
-                    write_value(v, out);
-                }
-            }
-            out.push('}');
-        }
+        Value::Object(map) => write_object(map, out),
     }
 }
 
-fn write_number(n: &Number, out: &mut String) {
-    if let Some(i) = n.as_i64() {
-        out.push_str(&i.to_string());
+fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_value(value, out);
+    }
+    out.push(b'}');
+}
+
+fn write_number(n: &Number, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = if let Some(i) = n.as_i64() {
+        write!(out, "{i}")
     } else if let Some(u) = n.as_u64() {
-        out.push_str(&u.to_string());
+        write!(out, "{u}")
     } else if let Some(f) = n.as_f64() {
         // Whole floats within the exactly-representable integer range print as integers.
         if f.fract() == 0.0 && f.abs() < 9.007_199_254_740_992e15 {
-            out.push_str(&(f as i64).to_string());
+            write!(out, "{}", f as i64)
         } else {
-            out.push_str(
-                &Number::from_f64(f)
-                    .map(|n| n.to_string())
-                    .unwrap_or_default(),
-            );
+            match Number::from_f64(f) {
+                Some(n) => write!(out, "{n}"),
+                None => Ok(()),
+            }
         }
-    }
+    } else {
+        Ok(())
+    };
 }
 
-fn write_string(s: &str, out: &mut String) {
-    out.push_str(&Value::String(s.to_owned()).to_string());
+/// A JSON string exactly as serde_json writes it (the escapes are part of stored hashes).
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    // Serializing a `str` into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Events (wire name `FormSubmission`): the immutable facts devices record and the server relays.
 
-use crate::canonical::canonical_json;
+use crate::canonical::{canonical_json, canonical_json_object};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -125,18 +125,20 @@ impl Event {
         for part in [
             self.entity_guid.as_str(),
             self.event_type.as_str(),
-            &canonical_json(&Value::Object(self.data.clone())),
+            &canonical_json_object(&self.data),
             &self.timestamp.to_iso(),
             &self.user_id.canonical(),
         ] {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part.as_bytes());
         }
-        let digest = hasher.finalize();
-        let mut hex = String::with_capacity(64);
-        for byte in digest {
-            hex.push_str(&format!("{byte:02x}"));
-        }
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let hex = hasher
+            .finalize()
+            .iter()
+            .flat_map(|byte| [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]])
+            .map(char::from)
+            .collect();
         ContentHash(hex)
     }
 }
@@ -577,6 +579,21 @@ mod tests {
         );
         let r = validate_event(&json!({"guid": "g", "type": "x"})).unwrap_err();
         assert_eq!(r.guid.as_deref(), Some("g"));
+    }
+
+    /// Stored hashes decide whether a re-pushed event is a duplicate or a conflict, so the
+    /// hash of a given content never changes (escapes, unicode, nesting, number forms).
+    #[test]
+    fn content_hash_is_stable() {
+        let e = validate_event(&json!({"guid": "g1", "entityGuid": "p\"1", "type": "update-individual",
+            "data": {"z": [1, 2.5, -3, 1e300, 18446744073709551615u64, null, true],
+                     "a": {"é": "line\nbreak\ttab\u{1}\\ \"q\" / ✓ \u{1F600}", "n": -0.0, "f": 1.0}},
+            "timestamp": "2024-01-15T12:30:00.123+02:00", "userId": 42}))
+        .unwrap();
+        assert_eq!(
+            e.content_hash().0,
+            "ea381600961ba49183c9216ce15ed3489ee8d3c86271a412620208f4f8398d6e"
+        );
     }
 
     #[test]
