@@ -9,7 +9,7 @@
 
 use crate::error::{store_error, Fail};
 use crate::rows::{entity_cols, event_cols, EntityRow, EventRow};
-use crate::sql::{now_millis, Int, Stmt, Val};
+use crate::sql::{now_millis, statement, FixedSql, Int, Val};
 use diesel::sql_types::Text;
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 use domain::cursor::Seq;
@@ -42,10 +42,6 @@ const UPSERT_ENTITY: &str = "INSERT INTO entities (tenant_id, guid, kind, name, 
      last_key_guid = excluded.last_key_guid, deleted = excluded.deleted, \
      match_key = excluded.match_key";
 
-/// Live entities with a match key. The literal `deleted = 0` lets SQLite use the partial
-/// index `entities_match`.
-// `INDEXED BY`: without statistics the planner preferred `entities_recent` (all live
-// entities of the tenant) — a scan per probe that made pushes O(tenant size).
 /// Records of tenant `?` among the guids of the JSON array `?` (one primary-key lookup each).
 /// Batch reads bind their guids as one JSON array read by `json_each`, so their text is
 /// fixed and stays prepared (an `IN (?, ?, …)` list has one text per length).
@@ -74,9 +70,54 @@ fn json_list(guids: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(guids).map_err(StoreError::internal)
 }
 
+/// Live entities with a match key. The literal `deleted = 0` lets SQLite use the partial
+/// index `entities_match`.
+// `INDEXED BY`: without statistics the planner preferred `entities_recent` (all live
+// entities of the tenant) — a scan per probe that made pushes O(tenant size).
 pub(crate) const MATCH_KEY_SQL: &str = "SELECT guid FROM entities INDEXED BY entities_match \
      WHERE tenant_id = ? AND match_key = ? AND match_key IS NOT NULL AND deleted = 0 \
      AND guid <> ? LIMIT ?";
+
+// One type per statement the push runs, so each stays prepared (`sql::FixedSql`).
+statement!(Head = HEAD_SQL);
+statement!(InsertEvent = INSERT_EVENT);
+statement!(InsertRef = INSERT_REF);
+statement!(UpsertEntity = UPSERT_ENTITY);
+statement!(LoadEntities = LOAD_ENTITIES_SQL);
+statement!(EventsReferencing = EVENTS_REFERENCING_SQL);
+statement!(ExistingHashes = EXISTING_HASHES_SQL);
+statement!(MatchKey = MATCH_KEY_SQL);
+statement!(SetHead = "UPDATE configs SET head = ? WHERE id = ?");
+statement!(
+    KeptPair = "SELECT match_key FROM duplicate_keep_both WHERE tenant_id = ? \
+        AND entity_guid = ? AND duplicate_guid = ?"
+);
+statement!(
+    ForgetKeptPair = "DELETE FROM duplicate_keep_both WHERE tenant_id = ? AND entity_guid = ? \
+        AND duplicate_guid = ?"
+);
+statement!(
+    FlagPair = "INSERT OR IGNORE INTO potential_duplicates (tenant_id, entity_guid, \
+        duplicate_guid, created_at) VALUES (?, ?, ?, ?)"
+);
+statement!(
+    UnflagPair = "DELETE FROM potential_duplicates WHERE tenant_id = ? AND entity_guid = ? \
+        AND duplicate_guid = ?"
+);
+statement!(DeleteEntity = "DELETE FROM entities WHERE tenant_id = ? AND guid = ?");
+statement!(
+    /// On the primary key.
+    UnflagAsEntity = "DELETE FROM potential_duplicates WHERE tenant_id = ? AND entity_guid = ?"
+);
+statement!(
+    /// On `potential_duplicates_dup`.
+    UnflagAsDuplicate =
+        "DELETE FROM potential_duplicates WHERE tenant_id = ? AND duplicate_guid = ?"
+);
+statement!(
+    Quarantine = "INSERT INTO quarantine (tenant_id, raw, code, error, received_at, pushed_by) \
+        VALUES (?, ?, ?, ?, ?, ?)"
+);
 
 /// Push-transaction access to one tenant's rows.
 pub(crate) struct SqliteTx<'c> {
@@ -123,7 +164,7 @@ impl EntityTx for SqliteTx<'_> {
     fn load_entities(&mut self, guids: &[String]) -> Result<Vec<EntityRecord>, StoreError> {
         let list = json_list(guids)?;
         let vals = vec![Val::Text(self.tenant), Val::Text(&list)];
-        db(Stmt::new(LOAD_ENTITIES_SQL, vals).load::<EntityRow>(self.conn))?
+        db(LoadEntities::with(vals).load::<EntityRow>(self.conn))?
             .into_iter()
             .map(|row| row.into_record().map_err(Fail::into_store))
             .collect()
@@ -141,7 +182,7 @@ impl EntityTx for SqliteTx<'_> {
             Val::Text(&list),
             Val::Int(up_to.map_or(i64::MAX, |s| s.0)),
         ];
-        db(Stmt::new(EVENTS_REFERENCING_SQL, vals).load::<EventRow>(self.conn))?
+        db(EventsReferencing::with(vals).load::<EventRow>(self.conn))?
             .into_iter()
             .map(|r| r.into_event().map_err(Fail::into_store))
             .collect()
@@ -169,7 +210,7 @@ impl EntityTx for SqliteTx<'_> {
                 Val::Bool(r.deleted),
                 Val::OptText(r.match_key.as_deref()),
             ];
-            db(Stmt::new(UPSERT_ENTITY, vals).execute(self.conn))?;
+            db(UpsertEntity::with(vals).execute(self.conn))?;
         }
         Ok(())
     }
@@ -186,7 +227,7 @@ impl EntityTx for SqliteTx<'_> {
             Val::Text(except),
             Val::Int(i64::from(limit)),
         ];
-        let rows = db(Stmt::new(MATCH_KEY_SQL, vals).load::<Guid>(self.conn))?;
+        let rows = db(MatchKey::with(vals).load::<Guid>(self.conn))?;
         Ok(rows.into_iter().map(|r| r.guid).collect())
     }
 
@@ -203,76 +244,53 @@ impl EntityTx for SqliteTx<'_> {
                 Val::Text(duplicate),
             ]
         };
-        let kept = db(Stmt::new(
-            "SELECT match_key FROM duplicate_keep_both WHERE tenant_id = ? AND entity_guid = ? \
-             AND duplicate_guid = ?",
-            pair(),
-        )
-        .load::<KeepBoth>(self.conn))?;
+        let kept = db(KeptPair::with(pair()).load::<KeepBoth>(self.conn))?;
         match kept.first() {
             Some(k) if k.match_key == match_key => return Ok(()),
             Some(_) => {
                 // The key changed since "keep both": that decision no longer applies.
-                db(Stmt::new(
-                    "DELETE FROM duplicate_keep_both WHERE tenant_id = ? AND entity_guid = ? \
-                     AND duplicate_guid = ?",
-                    pair(),
-                )
-                .execute(self.conn))?;
+                db(ForgetKeptPair::with(pair()).execute(self.conn))?;
             }
             None => {}
         }
         let mut vals = pair();
         vals.push(Val::Int(now_millis()));
-        db(Stmt::new(
-            "INSERT OR IGNORE INTO potential_duplicates (tenant_id, entity_guid, \
-             duplicate_guid, created_at) VALUES (?, ?, ?, ?)",
-            vals,
-        )
-        .execute(self.conn))?;
+        db(FlagPair::with(vals).execute(self.conn))?;
         Ok(())
     }
 
     fn remove_duplicate(&mut self, entity: &str, duplicate: &str) -> Result<(), StoreError> {
-        db(Stmt::new(
-            "DELETE FROM potential_duplicates WHERE tenant_id = ? AND entity_guid = ? \
-             AND duplicate_guid = ?",
-            vec![
-                Val::Text(self.tenant),
-                Val::Text(entity),
-                Val::Text(duplicate),
-            ],
-        )
+        db(UnflagPair::with(vec![
+            Val::Text(self.tenant),
+            Val::Text(entity),
+            Val::Text(duplicate),
+        ])
         .execute(self.conn))?;
         Ok(())
     }
 
     fn delete_entities(&mut self, guids: &[String]) -> Result<(), StoreError> {
         for guid in guids {
-            db(Stmt::new(
-                "DELETE FROM entities WHERE tenant_id = ? AND guid = ?",
-                vec![Val::Text(self.tenant), Val::Text(guid)],
-            )
-            .execute(self.conn))?;
+            db(
+                DeleteEntity::with(vec![Val::Text(self.tenant), Val::Text(guid)])
+                    .execute(self.conn),
+            )?;
         }
         Ok(())
     }
 
     fn remove_duplicates_of(&mut self, guid: &str) -> Result<(), StoreError> {
-        // Two statements, each on its own index (primary key / potential_duplicates_dup).
-        for sql in [
-            "DELETE FROM potential_duplicates WHERE tenant_id = ? AND entity_guid = ?",
-            "DELETE FROM potential_duplicates WHERE tenant_id = ? AND duplicate_guid = ?",
-        ] {
-            db(Stmt::new(sql, vec![Val::Text(self.tenant), Val::Text(guid)]).execute(self.conn))?;
-        }
+        // Two statements, each on its own index.
+        let vals = || vec![Val::Text(self.tenant), Val::Text(guid)];
+        db(UnflagAsEntity::with(vals()).execute(self.conn))?;
+        db(UnflagAsDuplicate::with(vals()).execute(self.conn))?;
         Ok(())
     }
 }
 
 impl PushTx for SqliteTx<'_> {
     fn head(&mut self) -> Result<Seq, StoreError> {
-        let rows = db(Stmt::new(HEAD_SQL, vec![Val::Text(self.tenant)]).load::<Int>(self.conn))?;
+        let rows = db(Head::with(vec![Val::Text(self.tenant)]).load::<Int>(self.conn))?;
         rows.first().map(|r| Seq(r.v)).ok_or(StoreError::NotFound)
     }
 
@@ -282,12 +300,10 @@ impl PushTx for SqliteTx<'_> {
     ) -> Result<HashMap<String, ContentHash>, StoreError> {
         let list = json_list(guids)?;
         let vals = vec![Val::Text(self.tenant), Val::Text(&list)];
-        Ok(
-            db(Stmt::new(EXISTING_HASHES_SQL, vals).load::<GuidHash>(self.conn))?
-                .into_iter()
-                .map(|row| (row.guid, ContentHash(row.content_hash)))
-                .collect(),
-        )
+        Ok(db(ExistingHashes::with(vals).load::<GuidHash>(self.conn))?
+            .into_iter()
+            .map(|row| (row.guid, ContentHash(row.content_hash)))
+            .collect())
     }
 
     fn insert_events(
@@ -314,18 +330,14 @@ impl PushTx for SqliteTx<'_> {
                 Val::Int(received_at.millis()),
                 Val::OptText(pushed_by),
             ];
-            db(Stmt::new(INSERT_EVENT, vals).execute(self.conn))?;
+            db(InsertEvent::with(vals).execute(self.conn))?;
             for guid in &n.refs {
                 let vals = vec![Val::Text(self.tenant), Val::Text(guid), Val::Int(n.seq.0)];
-                db(Stmt::new(INSERT_REF, vals).execute(self.conn))?;
+                db(InsertRef::with(vals).execute(self.conn))?;
             }
         }
         if let Some(last) = events.iter().map(|n| n.seq.0).max() {
-            db(Stmt::new(
-                "UPDATE configs SET head = ? WHERE id = ?",
-                vec![Val::Int(last), Val::Text(self.tenant)],
-            )
-            .execute(self.conn))?;
+            db(SetHead::with(vec![Val::Int(last), Val::Text(self.tenant)]).execute(self.conn))?;
         }
         Ok(())
     }
@@ -346,12 +358,7 @@ impl PushTx for SqliteTx<'_> {
                 Val::Int(received_at.millis()),
                 Val::OptText(pushed_by),
             ];
-            db(Stmt::new(
-                "INSERT INTO quarantine (tenant_id, raw, code, error, received_at, pushed_by) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
-                vals,
-            )
-            .execute(self.conn))?;
+            db(Quarantine::with(vals).execute(self.conn))?;
         }
         Ok(())
     }
