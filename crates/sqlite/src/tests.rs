@@ -110,7 +110,7 @@ async fn every_connection_has_the_pragmas() {
         let checkpoint = diesel::sql_query("PRAGMA wal_autocheckpoint")
             .load::<Checkpoint>(conn)
             .unwrap();
-        assert_eq!(checkpoint[0].wal_autocheckpoint, 16_384);
+        assert_eq!(checkpoint[0].wal_autocheckpoint, 65_536);
         let checks = [
             ("synchronous", "synchronous", "2"),
             ("foreign_keys", "foreign_keys", "1"),
