@@ -200,6 +200,18 @@ fn plan(tx: &mut PgTx<'_>, sql: &str, guids: &[String]) -> String {
     } else {
         query
     };
+    explain(query, tx)
+}
+
+/// The lines of an `EXPLAIN` query's output, joined.
+fn explain(
+    query: diesel::query_builder::BoxedSqlQuery<
+        '_,
+        diesel::pg::Pg,
+        diesel::query_builder::SqlQuery,
+    >,
+    tx: &mut PgTx<'_>,
+) -> String {
     query
         .load::<PlanLine>(tx.connection())
         .unwrap()
@@ -213,17 +225,13 @@ fn plan(tx: &mut PgTx<'_>, sql: &str, guids: &[String]) -> String {
 /// `guid` of tenant `t1`.
 fn entity_events_plan(tx: &mut PgTx<'_>, guid: &str) -> String {
     use diesel::sql_types::{BigInt, Text};
-    diesel::sql_query(format!("EXPLAIN {}", crate::events::ENTITY_EVENTS_SQL))
+    let query = diesel::sql_query(format!("EXPLAIN {}", crate::events::ENTITY_EVENTS_SQL))
+        .into_boxed()
         .bind::<Text, _>("t1")
         .bind::<Text, _>(guid)
         .bind::<BigInt, _>(0)
-        .bind::<BigInt, _>(10)
-        .load::<PlanLine>(tx.connection())
-        .unwrap()
-        .into_iter()
-        .map(|l| l.line)
-        .collect::<Vec<_>>()
-        .join("\n")
+        .bind::<BigInt, _>(10);
+    explain(query, tx)
 }
 
 #[test]
