@@ -71,13 +71,21 @@ struct ProbeHit {
 pub(crate) struct PgTx<'c> {
     conn: &'c mut PgConnection,
     tenant: &'c str,
+    /// The head as of the lock, kept current by [`PushTx::insert_events`]: while this
+    /// transaction holds the tenant's row lock nothing else changes it, so later reads of
+    /// the head need no round trip.
+    locked_head: Option<Seq>,
 }
 
 impl<'c> PgTx<'c> {
     /// Wraps a connection that is inside a transaction; [`PushTx::head`] takes the tenant
     /// lock.
     pub(crate) fn new(conn: &'c mut PgConnection, tenant: &'c str) -> Self {
-        PgTx { conn, tenant }
+        PgTx {
+            conn,
+            tenant,
+            locked_head: None,
+        }
     }
 
     /// The transaction's connection, for tests that inspect rows directly.
@@ -286,15 +294,21 @@ impl EntityTx for PgTx<'_> {
 
 impl PushTx for PgTx<'_> {
     /// Locks the tenant's row (`FOR UPDATE`: pushes of one tenant queue here, so sequence
-    /// order is commit order) and reads its head. `NotFound` for an unknown tenant.
+    /// order is commit order) and reads its head; once locked, the head this transaction
+    /// last wrote. `NotFound` for an unknown tenant.
     fn head(&mut self) -> Result<Seq, StoreError> {
+        if let Some(head) = self.locked_head {
+            return Ok(head);
+        }
         let head: Option<i64> = db(configs::table
             .filter(configs::id.eq(self.tenant))
             .select(configs::head)
             .for_update()
             .first(self.conn)
             .optional())?;
-        head.map(Seq).ok_or(StoreError::NotFound)
+        let head = head.map(Seq).ok_or(StoreError::NotFound)?;
+        self.locked_head = Some(head);
+        Ok(head)
     }
 
     fn existing_hashes(
@@ -352,6 +366,9 @@ impl PushTx for PgTx<'_> {
                     .set(configs::head.eq(last))
                     .execute(self.conn),
             )?;
+            if self.locked_head.is_some() {
+                self.locked_head = Some(Seq(last));
+            }
         }
         Ok(())
     }

@@ -313,7 +313,15 @@ fn events_are_found_by_reference_within_the_transaction() {
             },
         ];
         tx.insert_events(&new, ts(5), Some("u")).unwrap();
+        // The head kept since the lock is the stored one.
         assert_eq!(tx.head().unwrap(), Seq(2));
+        use diesel::prelude::*;
+        let stored: i64 = crate::schema::configs::table
+            .filter(crate::schema::configs::id.eq("t1"))
+            .select(crate::schema::configs::head)
+            .first(tx.connection())
+            .unwrap();
+        assert_eq!(stored, 2);
         let hashes = tx.existing_hashes(&["e2".into(), "nope".into()]).unwrap();
         assert_eq!(hashes.len(), 1);
         assert_eq!(hashes["e2"], e2.content_hash());
