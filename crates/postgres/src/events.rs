@@ -142,6 +142,8 @@ impl EventStore for PgStore {
             let rows = match filter.entity_guid {
                 // That entity's refs (few), in seq order by the refs' key.
                 Some(guid) => {
+                    // `$4` is bound with or without a type filter (PostgreSQL accepts an
+                    // unused parameter of a given type), so the binds keep one order.
                     let mut sql = String::from(ENTITY_EVENTS_FROM_SQL);
                     if filter.event_type.is_some() {
                         sql.push_str(" AND e.type = $4");

@@ -3,8 +3,9 @@
 //! `configs` row it has locked. Batch reads bind one array and look each value up in a
 //! `LATERAL` subquery by its unique key: with `= ANY($n)` the planner, on statistics older
 //! than a bulk push, scanned the tenant's whole range of another index for every push
-//! (13 ms instead of 1 ms at 20,000 events, growing with the tenant). Batch writes are
-//! multi-row `INSERT`s.
+//! (13 ms instead of 1 ms at 20,000 events, growing with the tenant). New events and their
+//! refs are written with binary `COPY` (nothing of them can exist yet: the push holds the
+//! tenant lock and skipped every guid it found); entities with multi-row upserts.
 
 use crate::error::store_error;
 use crate::rows::{entity_cols_n, event_cols_e, EntityRow, EventRow, NewEntityRow, NewEventRow};

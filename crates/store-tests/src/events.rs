@@ -310,6 +310,7 @@ pub async fn list_events_filters_in_seq_order(stores: &Stores) {
         ["e1", "e2", "e3", "e4", "e5"]
     );
     assert_eq!(list(Some("p1"), None, 0, 10).await, ["e1", "e2", "e4"]);
+    assert_eq!(list(Some("p1"), None, 1, 1).await, ["e2"]);
     assert_eq!(
         list(None, Some("update-individual"), 0, 10).await,
         ["e2", "e4", "e5"]
