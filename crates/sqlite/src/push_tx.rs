@@ -65,11 +65,6 @@ pub(crate) const EVENTS_REFERENCING_SQL: &str = concat!(
 pub(crate) const EXISTING_HASHES_SQL: &str = "SELECT guid, content_hash FROM events \
      WHERE tenant_id = ? AND guid IN (SELECT value FROM json_each(?))";
 
-/// `guids` as a JSON array, the one value bound for a batch read.
-fn json_list(guids: &[String]) -> Result<String, StoreError> {
-    serde_json::to_string(guids).map_err(StoreError::internal)
-}
-
 /// Live entities with a match key. The literal `deleted = 0` lets SQLite use the partial
 /// index `entities_match`.
 // `INDEXED BY`: without statistics the planner preferred `entities_recent` (all live
@@ -136,7 +131,8 @@ fn db<T>(r: diesel::QueryResult<T>) -> Result<T, StoreError> {
     r.map_err(store_error)
 }
 
-fn json(v: &impl serde::Serialize) -> Result<String, StoreError> {
+/// `v` as JSON text (batch reads bind their guids as one JSON array).
+fn json(v: &(impl serde::Serialize + ?Sized)) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(StoreError::internal)
 }
 
@@ -162,7 +158,7 @@ struct Guid {
 
 impl EntityTx for SqliteTx<'_> {
     fn load_entities(&mut self, guids: &[String]) -> Result<Vec<EntityRecord>, StoreError> {
-        let list = json_list(guids)?;
+        let list = json(guids)?;
         let vals = vec![Val::Text(self.tenant), Val::Text(&list)];
         db(LoadEntities::with(vals).load::<EntityRow>(self.conn))?
             .into_iter()
@@ -175,7 +171,7 @@ impl EntityTx for SqliteTx<'_> {
         guids: &[String],
         up_to: Option<Seq>,
     ) -> Result<Vec<Event>, StoreError> {
-        let list = json_list(guids)?;
+        let list = json(guids)?;
         let vals = vec![
             Val::Text(self.tenant),
             Val::Text(self.tenant),
@@ -298,7 +294,7 @@ impl PushTx for SqliteTx<'_> {
         &mut self,
         guids: &[String],
     ) -> Result<HashMap<String, ContentHash>, StoreError> {
-        let list = json_list(guids)?;
+        let list = json(guids)?;
         let vals = vec![Val::Text(self.tenant), Val::Text(&list)];
         Ok(db(ExistingHashes::with(vals).load::<GuidHash>(self.conn))?
             .into_iter()

@@ -177,11 +177,6 @@ fn tenant_rows(db: &crate::db::TestDb, tenant: &str) -> i64 {
         #[diesel(sql_type = diesel::sql_types::Text)]
         table_name: String,
     }
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
     use diesel::RunQueryDsl;
     let mut conn = db.conn();
     let tables = diesel::sql_query(
@@ -195,14 +190,11 @@ fn tenant_rows(db: &crate::db::TestDb, tenant: &str) -> i64 {
     tables
         .iter()
         .map(|t| {
-            diesel::sql_query(format!(
+            let sql = format!(
                 "SELECT COUNT(*) AS n FROM \"{}\" WHERE tenant_id = $1",
                 t.table_name
-            ))
-            .bind::<diesel::sql_types::Text, _>(tenant)
-            .get_result::<N>(&mut conn)
-            .unwrap()
-            .n
+            );
+            crate::db::count(&mut conn, &sql, tenant)
         })
         .sum()
 }

@@ -14,6 +14,22 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// One row's `n` column (`BIGINT`).
+#[derive(diesel::QueryableByName)]
+struct N {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The number `sql` answers in its column `n`, with the text `arg` bound to `$1`.
+pub fn count(conn: &mut PgConnection, sql: &str, arg: &str) -> i64 {
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Text, _>(arg)
+        .get_result::<N>(conn)
+        .unwrap()
+        .n
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn in_ci() -> bool {

@@ -1,29 +1,20 @@
 //! Connecting, migrations up → down → up, recovery after lost connections.
 
-use crate::db::{create_tenant, tenant, TestDb};
+use crate::db::{count, create_tenant, tenant, TestDb};
 use crate::events::{batch, event};
-use diesel::sql_types::{BigInt, Text};
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::RunQueryDsl;
 use domain::error::StoreError;
 use domain::ports::{ConfigStore, EventStore};
 use postgres_store::{PgOptions, PgStore};
 use std::time::{Duration, Instant};
 
-#[derive(QueryableByName)]
-struct N {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 fn tables_in(db: &TestDb) -> i64 {
-    diesel::sql_query(
+    count(
+        &mut db.conn(),
         "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = $1 \
          AND table_name <> '__diesel_schema_migrations'",
+        db.schema(),
     )
-    .bind::<Text, _>(db.schema())
-    .get_result::<N>(&mut db.conn())
-    .unwrap()
-    .n
 }
 
 #[tokio::test]
@@ -66,23 +57,19 @@ async fn migrations_go_up_down_and_up_again() {
 /// until they are gone; returns how many there were.
 fn terminate_pool_backends(db: &TestDb) -> i64 {
     let mut admin = db.conn();
-    let n = diesel::sql_query(
+    let n = count(
+        &mut admin,
         "SELECT COUNT(*) AS n FROM (SELECT pg_terminate_backend(pid, 5000) FROM \
          pg_stat_activity WHERE application_name = $1) t",
-    )
-    .bind::<Text, _>(db.schema())
-    .get_result::<N>(&mut admin)
-    .unwrap()
-    .n;
+        db.schema(),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left = diesel::sql_query(
+        let left = count(
+            &mut admin,
             "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = $1",
-        )
-        .bind::<Text, _>(db.schema())
-        .get_result::<N>(&mut admin)
-        .unwrap()
-        .n;
+            db.schema(),
+        );
         if left == 0 {
             return n;
         }

@@ -184,20 +184,13 @@ async fn tenant_queries_never_scan_a_table() {
 /// Sequential scans per table of the schema, once the store's connections are closed
 /// (exiting backends flush their statistics).
 fn seq_scans(db: &crate::db::TestDb) -> BTreeMap<String, i64> {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
     let mut admin = db.conn();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while diesel::sql_query(
+    while crate::db::count(
+        &mut admin,
         "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = $1",
-    )
-    .bind::<Text, _>(db.schema())
-    .get_result::<N>(&mut admin)
-    .unwrap()
-    .n > 0
+        db.schema(),
+    ) > 0
     {
         assert!(Instant::now() < deadline, "pool connections still open");
         std::thread::sleep(Duration::from_millis(20));
