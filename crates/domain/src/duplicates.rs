@@ -1,10 +1,10 @@
 //! Potential-duplicate detection: match keys computed from entity data.
 
 use crate::canonical::canonical_json;
+use crate::digest::length_prefixed_sha256;
 use crate::entity::Entity;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// How a rule compares field values.
@@ -95,18 +95,7 @@ pub fn match_key(entity: &Entity, rules: &DuplicateRules) -> Option<String> {
             }
         }
     }
-    let mut hasher = Sha256::new();
-    for part in &parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    Some(
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    Some(length_prefixed_sha256(parts.iter().map(String::as_str)))
 }
 
 /// Normalized text of a non-empty primitive value, tagged with its JSON type.
@@ -143,5 +132,61 @@ fn flatten(prefix: &str, data: &Map<String, Value>, out: &mut BTreeMap<String, S
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entity::EntityKind;
+    use crate::time::Timestamp;
+    use serde_json::json;
+
+    fn entity(data: Value) -> Entity {
+        Entity {
+            guid: "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9".into(),
+            kind: EntityKind::Individual,
+            name: "Amina".into(),
+            version: 1,
+            data: data.as_object().cloned().unwrap_or_default(),
+            member_ids: vec![],
+            external_id: None,
+            last_updated: Timestamp::from_millis(0).unwrap(),
+        }
+    }
+
+    /// Match keys are stored: the same data must keep giving the same key, byte for byte,
+    /// whatever the implementation (pinned values computed once and never edited).
+    #[test]
+    fn match_keys_are_stable() {
+        let data = json!({
+            "entityName": "person", "name": " Amina OKAFOR ", "age": 34, "ok": true,
+            "address": {"village": "Kijani", "zip": ""}, "parentGuid": "g-1", "tags": ["a"]
+        });
+        let by_default = match_key(&entity(data.clone()), &DuplicateRules::default());
+        let rules = DuplicateRules {
+            by_form: BTreeMap::from([(
+                "person".to_owned(),
+                vec![
+                    DuplicateRule {
+                        fields: vec!["nationalId".into()],
+                        normalize: Normalize::Exact,
+                    },
+                    DuplicateRule {
+                        fields: vec!["name".into(), "age".into()],
+                        normalize: Normalize::Casefold,
+                    },
+                ],
+            )]),
+        };
+        let by_rule = match_key(&entity(data), &rules);
+        assert_eq!(
+            by_default.as_deref(),
+            Some("5323bac21407836d31f3ae031b950c1c54dc65a5f7050a25274c2df66ff1cb87")
+        );
+        assert_eq!(
+            by_rule.as_deref(),
+            Some("97e988f68dd99c5bb16ee94e7c13a4fcfd21c90c2da1263c68ff76a9b17ffb0b")
+        );
     }
 }

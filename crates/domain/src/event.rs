@@ -1,10 +1,10 @@
 //! Events (wire name `FormSubmission`): the immutable facts devices record and the server relays.
 
 use crate::canonical::{canonical_json, canonical_json_object};
+use crate::digest::length_prefixed_sha256;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// Maximum length of `guid` and `entityGuid`, in characters.
@@ -121,25 +121,13 @@ impl Event {
     /// `timestamp` and canonical `userId` — never `syncLevel` or unknown fields. Two pushes
     /// of the same guid are the same event exactly when their hashes are equal.
     pub fn content_hash(&self) -> ContentHash {
-        let mut hasher = Sha256::new();
-        for part in [
+        ContentHash(length_prefixed_sha256([
             self.entity_guid.as_str(),
             self.event_type.as_str(),
             &canonical_json_object(&self.data),
             &self.timestamp.to_iso(),
             &self.user_id.canonical(),
-        ] {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let hex = hasher
-            .finalize()
-            .iter()
-            .flat_map(|byte| [HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]])
-            .map(char::from)
-            .collect();
-        ContentHash(hex)
+        ]))
     }
 }
 

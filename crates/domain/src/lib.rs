@@ -7,6 +7,7 @@ pub mod apply;
 pub mod canonical;
 pub mod config;
 pub mod cursor;
+mod digest;
 pub mod duplicates;
 pub mod entity;
 pub mod error;

@@ -41,6 +41,9 @@ pub(crate) enum Val<'a> {
 pub(crate) trait FixedSql: Sized + 'static {
     /// The statement's SQL text.
     const SQL: &'static str;
+    /// Its number of placeholders, counted once at compile time (the check in `walk_ast`
+    /// runs on every execution).
+    const PLACEHOLDERS: usize = placeholders_in(Self::SQL);
 
     /// The statement with `vals` bound in order.
     fn with(vals: Vec<Val<'_>>) -> Stmt<'_, Self> {
@@ -49,6 +52,18 @@ pub(crate) trait FixedSql: Sized + 'static {
             sql: PhantomData,
         }
     }
+}
+
+/// The number of `?` in `sql`.
+const fn placeholders_in(sql: &str) -> usize {
+    let (bytes, mut i, mut n) = (sql.as_bytes(), 0, 0);
+    while i < bytes.len() {
+        if bytes[i] == b'?' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
 }
 
 /// Declares a [`FixedSql`] statement type: `statement!(Name = "SQL …");`.
@@ -74,7 +89,7 @@ impl<S: FixedSql> QueryFragment<Sqlite> for Stmt<'_, S> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         // Diesel writes a `?` for each bound value, so the text goes in between them.
         let mut parts = S::SQL.split('?');
-        if S::SQL.matches('?').count() != self.vals.len() {
+        if S::PLACEHOLDERS != self.vals.len() {
             return Err(diesel::result::Error::QueryBuilderError(
                 "placeholders and bound values differ in number".into(),
             ));
