@@ -7,7 +7,10 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::api::Api;
 use crate::error::BenchError;
-use crate::procstat::{clock_ticks_per_second, ProcessUsage, Sampler};
+use crate::procstat::{
+    clock_ticks_per_second, machine_usage, read_machine, MachineTicks, MachineUsage, ProcessUsage,
+    Sampler,
+};
 use crate::report::{Machine, Report};
 use crate::scenario::pull::{run_pull, PullOptions};
 use crate::scenario::push::{run_push, PushOptions};
@@ -242,7 +245,7 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
         };
         let probe = Probe::start(cli.server_pid);
         let mut r = run_push(&api, &opts).await;
-        (r.server, r.client) = probe.finish(ticks);
+        (r.server, r.client, r.machine) = probe.finish(ticks);
         report.push = Some(r);
     }
     let settle = Duration::from_millis(cli.settle_ms);
@@ -258,7 +261,7 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
         };
         let probe = Probe::start(cli.server_pid);
         let mut r = run_pull(&api, &opts).await;
-        (r.server, r.client) = probe.finish(ticks);
+        (r.server, r.client, r.machine) = probe.finish(ticks);
         report.pull = Some(r);
     }
     if let Some(r) = read {
@@ -273,9 +276,9 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
         };
         let probe = Probe::start(cli.server_pid);
         let result = run_read(&api, &opts).await;
-        let (server, client) = probe.finish(ticks);
+        let usage = probe.finish(ticks);
         let mut r = result?;
-        (r.server, r.client) = (server, client);
+        (r.server, r.client, r.machine) = usage;
         report.read = Some(r);
     }
     report.evaluate();
@@ -290,24 +293,39 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Samplers of the server (optional) and of this tool during one scenario.
+/// Samplers of the server (optional) and of this tool, and the machine's CPU time, during
+/// one scenario.
 struct Probe {
     server: Option<Sampler>,
     client: Sampler,
+    machine: Option<MachineTicks>,
 }
+
+/// What a [`Probe`] measured: server, this tool, the machine.
+type Usage = (
+    Option<ProcessUsage>,
+    Option<ProcessUsage>,
+    Option<MachineUsage>,
+);
 
 impl Probe {
     fn start(server_pid: Option<u32>) -> Self {
         Self {
             server: server_pid.map(Sampler::start),
             client: Sampler::start(std::process::id()),
+            machine: read_machine(),
         }
     }
 
-    fn finish(self, ticks: u64) -> (Option<ProcessUsage>, Option<ProcessUsage>) {
+    fn finish(self, ticks: u64) -> Usage {
+        let machine = self
+            .machine
+            .zip(read_machine())
+            .and_then(|(start, end)| machine_usage(start, end));
         (
             self.server.map(|s| s.finish(ticks)),
             Some(self.client.finish(ticks)),
+            machine,
         )
     }
 }

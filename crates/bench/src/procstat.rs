@@ -1,4 +1,7 @@
-//! CPU and memory of a process, sampled from `/proc/<pid>/stat` and `/proc/<pid>/status`.
+//! CPU and memory of a process, sampled from `/proc/<pid>/stat` and `/proc/<pid>/status`,
+//! and the whole machine's CPU time from `/proc/stat` (how much of it was busy, idle, or
+//! stolen by the hypervisor — a virtual machine's figures are only comparable when the
+//! steal is low).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -113,6 +116,68 @@ pub fn summarise(pid: u32, readings: &[Reading], ticks_per_second: u64) -> Proce
     }
 }
 
+/// The machine's CPU time so far, summed over its CPUs (clock ticks), from the `cpu` line
+/// of `/proc/stat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MachineTicks {
+    /// `user + nice + system + irq + softirq` (guest time is counted in `user`).
+    pub busy: u64,
+    /// `idle + iowait`.
+    pub idle: u64,
+    /// Time the hypervisor ran something else while this machine had work to run.
+    pub steal: u64,
+}
+
+/// [`MachineTicks`] from the contents of `/proc/stat`: the `cpu` line's `user nice system
+/// idle iowait irq softirq steal …` fields (kernels without a steal field count 0).
+pub fn parse_machine_ticks(stat: &str) -> Option<MachineTicks> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_ascii_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    if f.len() < 4 {
+        return None;
+    }
+    Some(MachineTicks {
+        busy: at(0) + at(1) + at(2) + at(5) + at(6),
+        idle: at(3) + at(4),
+        steal: at(7),
+    })
+}
+
+/// Reads `/proc/stat`; `None` where it is missing (not Linux).
+pub fn read_machine() -> Option<MachineTicks> {
+    parse_machine_ticks(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// How the whole machine's CPU time was spent during one scenario, in percent of the time
+/// of all its CPUs (busy + idle + steal = 100).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MachineUsage {
+    /// Running anything: server, database, this tool, the rest of the system.
+    pub busy_percent: f64,
+    /// Idle or waiting for I/O.
+    pub idle_percent: f64,
+    /// Stolen by the hypervisor (other virtual machines on the same host).
+    pub steal_percent: f64,
+}
+
+/// The machine's usage between two readings; `None` when no time passed.
+pub fn machine_usage(start: MachineTicks, end: MachineTicks) -> Option<MachineUsage> {
+    let busy = end.busy.saturating_sub(start.busy) as f64;
+    let idle = end.idle.saturating_sub(start.idle) as f64;
+    let steal = end.steal.saturating_sub(start.steal) as f64;
+    let total = busy + idle + steal;
+    (total > 0.0).then(|| MachineUsage {
+        busy_percent: busy / total * 100.0,
+        idle_percent: idle / total * 100.0,
+        steal_percent: steal / total * 100.0,
+    })
+}
+
 /// A background thread reading one process every 100 ms until stopped.
 #[derive(Debug)]
 pub struct Sampler {
@@ -180,6 +245,46 @@ mod tests {
         assert_eq!(parse_status_kib("VmRSS:\t5 MB\n", "VmRSS"), None);
         // A key that is only a prefix of another does not match it.
         assert_eq!(parse_status_kib("VmRSSx:\t5 kB\n", "VmRSS"), None);
+    }
+
+    #[test]
+    fn machine_ticks_from_proc_stat() {
+        let stat = "cpu  100 5 20 300 10 1 4 60 7 0\ncpu0 50 2 10 150 5 0 2 30 3 0\nintr 1\n";
+        let t = parse_machine_ticks(stat).unwrap();
+        assert_eq!(
+            t,
+            MachineTicks {
+                busy: 130,
+                idle: 310,
+                steal: 60
+            }
+        );
+        // An old kernel's line without steal; no `cpu` line; a bad number.
+        let old = parse_machine_ticks("cpu  1 2 3 4\n").unwrap();
+        assert_eq!((old.busy, old.idle, old.steal), (6, 4, 0));
+        assert_eq!(parse_machine_ticks("cpu0 1 2 3 4\n"), None);
+        assert_eq!(parse_machine_ticks("cpu  1 x 3 4\n"), None);
+        assert_eq!(parse_machine_ticks("cpu  1 2\n"), None);
+    }
+
+    #[test]
+    fn machine_usage_between_readings() {
+        let start = MachineTicks {
+            busy: 100,
+            idle: 100,
+            steal: 0,
+        };
+        let end = MachineTicks {
+            busy: 250,
+            idle: 125,
+            steal: 25,
+        };
+        let u = machine_usage(start, end).unwrap();
+        assert!((u.busy_percent - 75.0).abs() < 1e-9);
+        assert!((u.idle_percent - 12.5).abs() < 1e-9);
+        assert!((u.steal_percent - 12.5).abs() < 1e-9);
+        assert_eq!(machine_usage(end, end), None);
+        assert!(read_machine().is_some());
     }
 
     #[test]

@@ -243,7 +243,12 @@ impl Report {
             for e in &p.error_samples {
                 let _ = writeln!(out, "  error: {e}");
             }
-            line_usage(&mut out, p.server.as_ref(), p.client.as_ref());
+            line_usage(
+                &mut out,
+                p.server.as_ref(),
+                p.client.as_ref(),
+                p.machine.as_ref(),
+            );
         }
         if let Some(p) = &self.pull {
             let _ = writeln!(
@@ -266,7 +271,12 @@ impl Report {
             if p.unsafe_cursors > 0 {
                 let _ = writeln!(out, "  cursors needing URL encoding: {}", p.unsafe_cursors);
             }
-            line_usage(&mut out, p.server.as_ref(), p.client.as_ref());
+            line_usage(
+                &mut out,
+                p.server.as_ref(),
+                p.client.as_ref(),
+                p.machine.as_ref(),
+            );
         }
         if let Some(r) = &self.read {
             let _ = writeln!(
@@ -280,7 +290,12 @@ impl Report {
                 r.requests_per_second, r.requests_ok, r.errors, r.connects
             );
             line_latency(&mut out, "latency", &r.latency);
-            line_usage(&mut out, r.server.as_ref(), r.client.as_ref());
+            line_usage(
+                &mut out,
+                r.server.as_ref(),
+                r.client.as_ref(),
+                r.machine.as_ref(),
+            );
         }
         if !self.checks.is_empty() {
             let _ = writeln!(
@@ -318,6 +333,7 @@ fn line_usage(
     out: &mut String,
     server: Option<&crate::procstat::ProcessUsage>,
     client: Option<&crate::procstat::ProcessUsage>,
+    machine: Option<&crate::procstat::MachineUsage>,
 ) {
     if let Some(s) = server {
         let _ = writeln!(
@@ -333,11 +349,19 @@ fn line_usage(
             c.cpu_percent, c.peak_rss_mib
         );
     }
+    if let Some(m) = machine {
+        let _ = writeln!(
+            out,
+            "  machine: busy {:.0} %, idle {:.0} %, stolen by the hypervisor {:.0} % of all CPU time",
+            m.busy_percent, m.idle_percent, m.steal_percent
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procstat::MachineUsage;
     use crate::procstat::ProcessUsage;
     use crate::stats::LatencySummary;
 
@@ -358,6 +382,11 @@ mod tests {
                 events_acknowledged: 1_000,
                 events_per_second: 25_000.0,
                 flatness_last_over_first: Some(0.7),
+                machine: Some(MachineUsage {
+                    busy_percent: 70.0,
+                    idle_percent: 5.0,
+                    steal_percent: 25.0,
+                }),
                 ..PushReport::default()
             }),
             read: Some(ReadReport {
@@ -396,8 +425,13 @@ mod tests {
         assert!(table.contains("PUSH"), "{table}");
         assert!(table.contains("FAIL") && table.contains("PASS"));
         assert!(!table.contains("PULL"));
+        assert!(
+            table.contains("machine: busy 70 %, idle 5 %, stolen by the hypervisor 25 %"),
+            "{table}"
+        );
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["push"]["events_per_second"], 25_000.0);
         assert!(json["pull"].is_null());
+        assert_eq!(json["push"]["machine"]["steal_percent"], 25.0);
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::api::Api;
-use crate::procstat::ProcessUsage;
+use crate::procstat::{MachineUsage, ProcessUsage};
 use crate::stats::{rate, Latencies, LatencySummary};
 
 /// Parameters of the pull scenario.
@@ -46,6 +46,8 @@ pub struct PullReport {
     pub server: Option<ProcessUsage>,
     /// This tool's own usage during the scenario.
     pub client: Option<ProcessUsage>,
+    /// The whole machine's CPU time during the scenario (busy, idle, stolen).
+    pub machine: Option<MachineUsage>,
 }
 
 /// True when `cursor` is usable in a query string without encoding.

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::api::Api;
 use crate::generator::{run_tag, EventGenerator};
-use crate::procstat::ProcessUsage;
+use crate::procstat::{MachineUsage, ProcessUsage};
 use crate::stats::{flatness, rate, throughput_curve, CurvePoint, Latencies, LatencySummary};
 
 /// Error messages kept per run (the rest are only counted).
@@ -66,6 +66,8 @@ pub struct PushReport {
     pub server: Option<ProcessUsage>,
     /// This tool's own usage during the scenario.
     pub client: Option<ProcessUsage>,
+    /// The whole machine's CPU time during the scenario (busy, idle, stolen).
+    pub machine: Option<MachineUsage>,
 }
 
 #[derive(Default)]
@@ -157,6 +159,7 @@ pub async fn run_push(api: &Api, opts: &PushOptions) -> PushReport {
         batch_latency: total.latencies.summary(),
         server: None,
         client: None,
+        machine: None,
     }
 }
 

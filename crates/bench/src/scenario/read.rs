@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 
 use crate::api::Api;
 use crate::error::BenchError;
-use crate::procstat::ProcessUsage;
+use crate::procstat::{MachineUsage, ProcessUsage};
 use crate::stats::{rate, Latencies, LatencySummary};
 
 /// Extra time a request in flight at the deadline may take before it counts as an error.
@@ -73,6 +73,8 @@ pub struct ReadReport {
     pub server: Option<ProcessUsage>,
     /// This tool's own usage during the scenario.
     pub client: Option<ProcessUsage>,
+    /// The whole machine's CPU time during the scenario (busy, idle, stolen).
+    pub machine: Option<MachineUsage>,
 }
 
 #[derive(Default)]
@@ -177,6 +179,7 @@ pub async fn run_read(api: &Api, opts: &ReadOptions) -> Result<ReadReport, Bench
         latency: total.latencies.summary(),
         server: None,
         client: None,
+        machine: None,
     })
 }
 
