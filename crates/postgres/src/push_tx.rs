@@ -3,18 +3,20 @@
 //! `configs` row it has locked. Batch reads bind one array and look each value up in a
 //! `LATERAL` subquery by its unique key: with `= ANY($n)` the planner, on statistics older
 //! than a bulk push, scanned the tenant's whole range of another index for every push
-//! (13 ms instead of 1 ms at 20,000 events, growing with the tenant). New events and their
+//! (13 ms instead of 1 ms at 20,000 events, growing with the tenant). They are kept prepared
+//! ([`Prepared`]), so their plans must hold as generic plans too (tested). New events and their
 //! refs are written with binary `COPY` (nothing of them can exist yet: the push holds the
 //! tenant lock and skipped every guid it found); entities with multi-row upserts.
 
 use crate::error::store_error;
+use crate::prepared::{prepared, Prepared, Val};
 use crate::rows::{entity_cols_n, event_cols_e, EntityRow, EventRow, NewEntityRow, NewEventRow};
 use crate::schema::{
     configs, duplicate_keep_both, entities, event_refs, events, potential_duplicates, quarantine,
 };
 use crate::sql::{now_millis, INSERT_ROWS};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{BigInt, Text};
 use diesel::upsert::excluded;
 use diesel::PgConnection;
 use domain::cursor::Seq;
@@ -49,6 +51,22 @@ pub(crate) const EVENTS_REFERENCING_SQL: &str = concat!(
 pub(crate) const EXISTING_HASHES_SQL: &str = "SELECT e.guid, e.content_hash \
      FROM unnest($2::text[]) AS g(guid) CROSS JOIN LATERAL (SELECT guid, content_hash \
      FROM events WHERE tenant_id = $1 AND guid = g.guid LIMIT 1) e";
+
+/// Candidates of each `(match key $1[i], except guid $2[i])` probe among the live entities
+/// of tenant `$3`, at most `$4` per probe, tagged with the probe's 1-based position. The
+/// lateral subquery is the single probe's query, with the partial index's predicate
+/// repeated literally.
+pub(crate) const MATCH_KEY_PROBES_SQL: &str = "SELECT p.ord AS ord, c.guid AS guid \
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS p(key, except_guid, ord) \
+     CROSS JOIN LATERAL (SELECT e.guid FROM entities e WHERE e.tenant_id = $3 \
+     AND e.match_key = p.key AND e.match_key IS NOT NULL AND NOT e.deleted \
+     AND e.guid <> p.except_guid LIMIT $4) c";
+
+// The push's batch reads, each kept prepared (`prepared::Prepared`).
+prepared!(LoadEntities = LOAD_ENTITIES_SQL);
+prepared!(EventsReferencing = EVENTS_REFERENCING_SQL);
+prepared!(ExistingHashes = EXISTING_HASHES_SQL);
+prepared!(MatchKeyProbes = MATCH_KEY_PROBES_SQL);
 
 /// A stored event's guid and content hash.
 #[derive(QueryableByName)]
@@ -105,10 +123,8 @@ impl EntityTx for PgTx<'_> {
         if guids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = db(diesel::sql_query(LOAD_ENTITIES_SQL)
-            .bind::<Text, _>(self.tenant)
-            .bind::<Array<Text>, _>(guids)
-            .load::<EntityRow>(self.conn))?;
+        let vals = vec![Val::Text(self.tenant), Val::Texts(guids)];
+        let rows = db(LoadEntities::with(vals).load::<EntityRow>(self.conn))?;
         rows.into_iter()
             .map(|r| r.into_record().map_err(crate::error::Fail::into_store))
             .collect()
@@ -122,11 +138,12 @@ impl EntityTx for PgTx<'_> {
         if guids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = db(diesel::sql_query(EVENTS_REFERENCING_SQL)
-            .bind::<Text, _>(self.tenant)
-            .bind::<Array<Text>, _>(guids)
-            .bind::<BigInt, _>(up_to.map_or(i64::MAX, |s| s.0))
-            .load::<EventRow>(self.conn))?;
+        let vals = vec![
+            Val::Text(self.tenant),
+            Val::Texts(guids),
+            Val::BigInt(up_to.map_or(i64::MAX, |s| s.0)),
+        ];
+        let rows = db(EventsReferencing::with(vals).load::<EventRow>(self.conn))?;
         rows.into_iter()
             .map(|r| r.into_event().map_err(crate::error::Fail::into_store))
             .collect()
@@ -203,24 +220,18 @@ impl EntityTx for PgTx<'_> {
         limit: u32,
     ) -> Result<Vec<Vec<String>>, StoreError> {
         // One statement for every probe of a push instead of a round trip each (100 per
-        // 100-event push of new individuals). The lateral subquery is the single probe's
-        // query, with the partial index's predicate repeated literally.
+        // 100-event push of new individuals).
         let (keys, excepts): (Vec<&str>, Vec<&str>) = probes
             .iter()
             .map(|(key, except)| (key.as_str(), except.as_str()))
             .unzip();
-        let rows = db(diesel::sql_query(
-            "SELECT p.ord AS ord, c.guid AS guid \
-             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS p(key, except_guid, ord) \
-             CROSS JOIN LATERAL (SELECT e.guid FROM entities e WHERE e.tenant_id = $3 \
-             AND e.match_key = p.key AND e.match_key IS NOT NULL AND NOT e.deleted \
-             AND e.guid <> p.except_guid LIMIT $4) c",
-        )
-        .bind::<Array<Text>, _>(&keys)
-        .bind::<Array<Text>, _>(&excepts)
-        .bind::<Text, _>(self.tenant)
-        .bind::<BigInt, _>(i64::from(limit))
-        .load::<ProbeHit>(self.conn))?;
+        let vals = vec![
+            Val::Strs(&keys),
+            Val::Strs(&excepts),
+            Val::Text(self.tenant),
+            Val::BigInt(i64::from(limit)),
+        ];
+        let rows = db(MatchKeyProbes::with(vals).load::<ProbeHit>(self.conn))?;
         let mut found = vec![Vec::new(); probes.len()];
         for hit in rows {
             let slot = usize::try_from(hit.ord - 1)
@@ -319,10 +330,8 @@ impl PushTx for PgTx<'_> {
         if guids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows = db(diesel::sql_query(EXISTING_HASHES_SQL)
-            .bind::<Text, _>(self.tenant)
-            .bind::<Array<Text>, _>(guids)
-            .load::<GuidHash>(self.conn))?;
+        let vals = vec![Val::Text(self.tenant), Val::Texts(guids)];
+        let rows = db(ExistingHashes::with(vals).load::<GuidHash>(self.conn))?;
         Ok(rows
             .into_iter()
             .map(|r| (r.guid, ContentHash(r.content_hash)))

@@ -15,18 +15,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-/// Runs `f` on a push transaction of tenant `t1` (created) in a fresh schema, then rolls
-/// back and drops the schema.
-fn with_tx(f: impl FnOnce(&mut PgTx<'_>)) {
-    let Some(url) = std::env::var("TEST_DATABASE_URL")
+/// `TEST_DATABASE_URL`; `None` (the caller skips, with a notice) when it is unset, a
+/// failure when `CI=true`.
+pub(crate) fn test_database_url() -> Option<String> {
+    let url = std::env::var("TEST_DATABASE_URL")
         .ok()
-        .filter(|u| !u.is_empty())
-    else {
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
         assert!(
             std::env::var("CI").map_or(true, |v| v != "true"),
             "TEST_DATABASE_URL must be set when CI=true"
         );
         eprintln!("notice: TEST_DATABASE_URL is not set; skipping a PostgreSQL test");
+    }
+    url
+}
+
+/// Runs `f` on a push transaction of tenant `t1` (created) in a fresh schema, then rolls
+/// back and drops the schema.
+fn with_tx(f: impl FnOnce(&mut PgTx<'_>)) {
+    let Some(url) = test_database_url() else {
         return;
     };
     let schema = format!(
@@ -221,6 +229,24 @@ fn explain(
         .join("\n")
 }
 
+/// The generic plan of `sql` (parameter types `types`) executed with `args` (SQL
+/// literals): the plan a prepared statement is given when PostgreSQL stops planning it for
+/// each execution's values.
+fn generic_plan(tx: &mut PgTx<'_>, sql: &str, types: &str, args: &str) -> String {
+    let run = |tx: &mut PgTx<'_>, sql: String| {
+        diesel::sql_query(sql).execute(tx.connection()).unwrap();
+    };
+    run(tx, format!("PREPARE generic_probe ({types}) AS {sql}"));
+    run(tx, "SET LOCAL plan_cache_mode = force_generic_plan".into());
+    let plan = explain(
+        diesel::sql_query(format!("EXPLAIN EXECUTE generic_probe ({args})")).into_boxed(),
+        tx,
+    );
+    run(tx, "SET LOCAL plan_cache_mode = auto".into());
+    run(tx, "DEALLOCATE generic_probe".into());
+    plan
+}
+
 /// The plan of the entity-events query (the events route and `list_events` by entity) for
 /// `guid` of tenant `t1`.
 fn entity_events_plan(tx: &mut PgTx<'_>, guid: &str) -> String {
@@ -236,7 +262,9 @@ fn entity_events_plan(tx: &mut PgTx<'_>, guid: &str) -> String {
 
 #[test]
 fn push_reads_use_unique_keys_without_statistics() {
-    use crate::push_tx::{EVENTS_REFERENCING_SQL, EXISTING_HASHES_SQL, LOAD_ENTITIES_SQL};
+    use crate::push_tx::{
+        EVENTS_REFERENCING_SQL, EXISTING_HASHES_SQL, LOAD_ENTITIES_SQL, MATCH_KEY_PROBES_SQL,
+    };
     with_tx(|tx| {
         let raw: Vec<_> = (0..3000)
             .map(|i| {
@@ -277,6 +305,49 @@ fn push_reads_use_unique_keys_without_statistics() {
         assert!(plan_entity.contains("event_refs_pkey"), "{plan_entity}");
         assert!(plan_entity.contains("events_pkey"), "{plan_entity}");
         for p in [plan_hashes, plan_load, plan_refs, plan_entity] {
+            assert!(!p.contains("Seq Scan on e") && !p.contains("Bitmap"), "{p}");
+        }
+        // The statements are kept prepared: their generic plans, which PostgreSQL may
+        // settle on after five executions, use the same keys.
+        let list = |v: &[String]| {
+            let quoted: Vec<String> = v.iter().map(|g| format!("'{g}'")).collect();
+            format!("ARRAY[{}]", quoted.join(", "))
+        };
+        let generic = [
+            (
+                EXISTING_HASHES_SQL,
+                "text, text[]",
+                format!("'t1', {}", list(&guids)),
+            ),
+            (
+                LOAD_ENTITIES_SQL,
+                "text, text[]",
+                format!("'t1', {}", list(&entities)),
+            ),
+            (
+                EVENTS_REFERENCING_SQL,
+                "text, text[], bigint",
+                format!("'t1', {}, 9223372036854775807", list(&entities)),
+            ),
+            (
+                MATCH_KEY_PROBES_SQL,
+                "text[], text[], text, bigint",
+                "ARRAY['k7', 'k14'], ARRAY['x', 'y'], 't1', 50".to_owned(),
+            ),
+        ]
+        .map(|(sql, types, args)| generic_plan(tx, sql, types, &args));
+        assert!(
+            generic[0].contains("events_tenant_id_guid_key"),
+            "{}",
+            generic[0]
+        );
+        assert!(generic[1].contains("entities_pkey"), "{}", generic[1]);
+        assert!(generic[2].contains("event_refs_pkey"), "{}", generic[2]);
+        assert!(generic[2].contains("events_pkey"), "{}", generic[2]);
+        assert!(generic[3].contains("entities_match"), "{}", generic[3]);
+        for p in generic {
+            // A generic plan shows its parameters, not the values.
+            assert!(p.contains("$1") || p.contains("$3"), "{p}");
             assert!(!p.contains("Seq Scan on e") && !p.contains("Bitmap"), "{p}");
         }
         // And they answer what they should.
