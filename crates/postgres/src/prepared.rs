@@ -1,11 +1,13 @@
 //! Raw SQL statements kept prepared on each connection.
 //!
 //! Diesel never keeps a `sql_query` prepared (it cannot tell whether the text is fixed), so
-//! PostgreSQL parsed and planned the push's batch reads (each a `LATERAL` join) again on
+//! PostgreSQL parsed and analysed the push's batch reads (each a `LATERAL` join) again on
 //! every push: parser and planner functions were ~10 % of the database's CPU time in a push
 //! profile, spent while the push holds its tenant's lock. A [`Stmt`] of a [`Prepared`] type
 //! gives diesel a static query id — the type — so the connection's statement cache prepares
-//! it once, as a named statement, and later pushes only bind and execute it.
+//! it once, as a named statement, and later pushes only bind and execute it. (Each execution
+//! is still planned for its values: connections run with `force_custom_plan`, see
+//! `store.rs`.)
 //!
 //! Its SQL names its parameters `$1`, `$2`, …, as PostgreSQL does, and may use one several
 //! times; diesel numbers the parameters of the statement it prepares itself, in the order

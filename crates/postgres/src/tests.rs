@@ -307,8 +307,9 @@ fn push_reads_use_unique_keys_without_statistics() {
         for p in [plan_hashes, plan_load, plan_refs, plan_entity] {
             assert!(!p.contains("Seq Scan on e") && !p.contains("Bitmap"), "{p}");
         }
-        // The statements are kept prepared: their generic plans, which PostgreSQL may
-        // settle on after five executions, use the same keys.
+        // The statements are kept prepared. Connections plan each execution for its values
+        // (`force_custom_plan`); without that, PostgreSQL would settle on their generic
+        // plans after five executions — which use the same keys.
         let list = |v: &[String]| {
             let quoted: Vec<String> = v.iter().map(|g| format!("'{g}'")).collect();
             format!("ARRAY[{}]", quoted.join(", "))
