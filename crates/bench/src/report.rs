@@ -183,13 +183,18 @@ impl Report {
             ));
         }
         if self.start_to_ready_ms.is_some() {
-            checks.push(check(
+            let mut ready = check(
                 "start to ready (target applies to SQLite)".into(),
                 "<=",
                 200.0,
                 "ms",
                 self.start_to_ready_ms,
-            ));
+            );
+            // Another named backend is measured, not judged.
+            if self.backend.as_deref().is_some_and(|b| b != "sqlite") {
+                ready.pass = None;
+            }
+            checks.push(ready);
         }
         self.checks = checks;
     }
@@ -371,6 +376,22 @@ mod tests {
             "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nflags\t: x\n";
         assert_eq!(cpu_model(info).as_deref(), Some("AMD EPYC 7B13"));
         assert_eq!(cpu_model("processor : 0\n"), None);
+    }
+
+    #[test]
+    fn start_to_ready_is_judged_on_sqlite_only() {
+        let verdict = |backend: Option<&str>| {
+            let mut r = Report {
+                backend: backend.map(str::to_owned),
+                start_to_ready_ms: Some(250.0),
+                ..Report::default()
+            };
+            r.evaluate();
+            r.checks.last().map(|c| (c.measured, c.pass))
+        };
+        assert_eq!(verdict(Some("sqlite")), Some((Some(250.0), Some(false))));
+        assert_eq!(verdict(None), Some((Some(250.0), Some(false))));
+        assert_eq!(verdict(Some("postgres")), Some((Some(250.0), None)));
     }
 
     #[test]
