@@ -30,7 +30,7 @@ pub(crate) enum Val<'a> {
 
 /// A statement of fixed SQL text, kept prepared: one type per statement ([`prepared!`]).
 pub(crate) trait Prepared: Sized + 'static {
-    /// The statement's SQL text, with parameters `$1` … `$9`.
+    /// The statement's SQL text, with parameters `$1`, `$2`, … (a `$` is always one).
     const SQL: &'static str;
 
     /// The statement with `vals` as its parameters `$1`, `$2`, ….
@@ -65,12 +65,11 @@ impl<S: Prepared> QueryFragment<Pg> for Stmt<'_, S> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let mut rest = S::SQL;
         while let Some(at) = rest.find('$') {
-            let digit = rest[at + 1..].chars().next().and_then(|c| c.to_digit(10));
-            let Some(k) = digit else {
-                return Err(unknown_parameter());
-            };
             out.push_sql(&rest[..at]);
-            let val = usize::try_from(k)
+            rest = &rest[at + 1..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let val = rest[..digits]
+                .parse::<usize>()
                 .ok()
                 .and_then(|k| k.checked_sub(1))
                 .and_then(|i| self.vals.get(i))
@@ -81,7 +80,7 @@ impl<S: Prepared> QueryFragment<Pg> for Stmt<'_, S> {
                 Val::Strs(t) => out.push_bind_param::<Array<Text>, _>(t)?,
                 Val::BigInt(i) => out.push_bind_param::<BigInt, _>(i)?,
             }
-            rest = &rest[at + 2..];
+            rest = &rest[digits..];
         }
         out.push_sql(rest);
         Ok(())
@@ -122,6 +121,8 @@ mod tests {
         Twice = "SELECT $1 || '-' || $2 || '-' || $1 || '-' || array_length($3, 1)::text AS v"
     );
     prepared!(Nine = "SELECT $9 AS v");
+    prepared!(Ten = "SELECT $10 AS v");
+    prepared!(Bare = "SELECT $ AS v");
 
     /// One statement per type, prepared once; a parameter used twice is bound twice; a
     /// parameter with no value is an error, not a statement with the wrong binds.
@@ -155,5 +156,13 @@ mod tests {
         assert!(Nine::with(vec![Val::Text("a")])
             .load::<Row>(&mut conn)
             .is_err());
+        assert!(Bare::with(vec![Val::Text("a")])
+            .load::<Row>(&mut conn)
+            .is_err());
+        // Parameters past the ninth: `$10` is the tenth value, not the first and a `0`.
+        let mut ten: Vec<Val<'_>> = (1..10).map(|_| Val::BigInt(0)).collect();
+        ten.push(Val::Text("tenth"));
+        let rows = Ten::with(ten).load::<Row>(&mut conn).unwrap();
+        assert_eq!(rows[0].v.as_deref(), Some("tenth"));
     }
 }
