@@ -8,8 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::Api;
 use crate::error::BenchError;
 use crate::procstat::{
-    clock_ticks_per_second, machine_usage, read_machine, MachineTicks, MachineUsage, ProcessUsage,
-    Sampler,
+    clock_ticks_per_second, machine_usage, read_machine, MachineTicks, Sampler, Usage,
 };
 use crate::report::{Machine, Report};
 use crate::scenario::pull::{run_pull, PullOptions};
@@ -245,7 +244,7 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
         };
         let probe = Probe::start(cli.server_pid);
         let mut r = run_push(&api, &opts).await;
-        (r.server, r.client, r.machine) = probe.finish(ticks);
+        r.usage = probe.finish(ticks);
         report.push = Some(r);
     }
     let settle = Duration::from_millis(cli.settle_ms);
@@ -261,7 +260,7 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
         };
         let probe = Probe::start(cli.server_pid);
         let mut r = run_pull(&api, &opts).await;
-        (r.server, r.client, r.machine) = probe.finish(ticks);
+        r.usage = probe.finish(ticks);
         report.pull = Some(r);
     }
     if let Some(r) = read {
@@ -278,7 +277,7 @@ pub async fn run(cli: Cli) -> Result<(), BenchError> {
         let result = run_read(&api, &opts).await;
         let usage = probe.finish(ticks);
         let mut r = result?;
-        (r.server, r.client, r.machine) = usage;
+        r.usage = usage;
         report.read = Some(r);
     }
     report.evaluate();
@@ -301,13 +300,6 @@ struct Probe {
     machine: Option<MachineTicks>,
 }
 
-/// What a [`Probe`] measured: server, this tool, the machine.
-type Usage = (
-    Option<ProcessUsage>,
-    Option<ProcessUsage>,
-    Option<MachineUsage>,
-);
-
 impl Probe {
     fn start(server_pid: Option<u32>) -> Self {
         Self {
@@ -322,11 +314,11 @@ impl Probe {
             .machine
             .zip(read_machine())
             .and_then(|(start, end)| machine_usage(start, end));
-        (
-            self.server.map(|s| s.finish(ticks)),
-            Some(self.client.finish(ticks)),
+        Usage {
+            server: self.server.map(|s| s.finish(ticks)),
+            client: Some(self.client.finish(ticks)),
             machine,
-        )
+        }
     }
 }
 

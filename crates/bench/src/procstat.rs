@@ -137,10 +137,10 @@ pub fn parse_machine_ticks(stat: &str) -> Option<MachineTicks> {
         .skip(1)
         .map(|v| v.parse().ok())
         .collect::<Option<_>>()?;
-    let at = |i: usize| f.get(i).copied().unwrap_or(0);
     if f.len() < 4 {
         return None;
     }
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
     Some(MachineTicks {
         busy: at(0) + at(1) + at(2) + at(5) + at(6),
         idle: at(3) + at(4),
@@ -176,6 +176,17 @@ pub fn machine_usage(start: MachineTicks, end: MachineTicks) -> Option<MachineUs
         idle_percent: idle / total * 100.0,
         steal_percent: steal / total * 100.0,
     })
+}
+
+/// What one scenario cost, as the reports carry it (flattened into their JSON).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Usage {
+    /// Server process usage during the scenario (with `--server-pid`).
+    pub server: Option<ProcessUsage>,
+    /// This tool's own usage during the scenario.
+    pub client: Option<ProcessUsage>,
+    /// The whole machine's CPU time during the scenario (busy, idle, stolen).
+    pub machine: Option<MachineUsage>,
 }
 
 /// A background thread reading one process every 100 ms until stopped.

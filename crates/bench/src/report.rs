@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::procstat::Usage;
 use crate::scenario::pull::PullReport;
 use crate::scenario::push::PushReport;
 use crate::scenario::read::ReadReport;
@@ -154,7 +155,7 @@ impl Report {
                 "ms",
                 (r.latency.count > 0).then_some(r.latency.p99_ms),
             ));
-            if let Some(s) = &r.server {
+            if let Some(s) = &r.usage.server {
                 checks.push(check(
                     "server peak RSS under the read load".into(),
                     "<=",
@@ -165,9 +166,9 @@ impl Report {
             }
         }
         let hwm = [
-            self.push.as_ref().and_then(|p| p.server.as_ref()),
-            self.pull.as_ref().and_then(|p| p.server.as_ref()),
-            self.read.as_ref().and_then(|p| p.server.as_ref()),
+            self.push.as_ref().and_then(|p| p.usage.server.as_ref()),
+            self.pull.as_ref().and_then(|p| p.usage.server.as_ref()),
+            self.read.as_ref().and_then(|p| p.usage.server.as_ref()),
         ]
         .into_iter()
         .flatten()
@@ -248,12 +249,7 @@ impl Report {
             for e in &p.error_samples {
                 let _ = writeln!(out, "  error: {e}");
             }
-            line_usage(
-                &mut out,
-                p.server.as_ref(),
-                p.client.as_ref(),
-                p.machine.as_ref(),
-            );
+            line_usage(&mut out, &p.usage);
         }
         if let Some(p) = &self.pull {
             let _ = writeln!(
@@ -276,12 +272,7 @@ impl Report {
             if p.unsafe_cursors > 0 {
                 let _ = writeln!(out, "  cursors needing URL encoding: {}", p.unsafe_cursors);
             }
-            line_usage(
-                &mut out,
-                p.server.as_ref(),
-                p.client.as_ref(),
-                p.machine.as_ref(),
-            );
+            line_usage(&mut out, &p.usage);
         }
         if let Some(r) = &self.read {
             let _ = writeln!(
@@ -295,12 +286,7 @@ impl Report {
                 r.requests_per_second, r.requests_ok, r.errors, r.connects
             );
             line_latency(&mut out, "latency", &r.latency);
-            line_usage(
-                &mut out,
-                r.server.as_ref(),
-                r.client.as_ref(),
-                r.machine.as_ref(),
-            );
+            line_usage(&mut out, &r.usage);
         }
         if !self.checks.is_empty() {
             let _ = writeln!(
@@ -334,27 +320,22 @@ fn line_latency(out: &mut String, label: &str, l: &crate::stats::LatencySummary)
     );
 }
 
-fn line_usage(
-    out: &mut String,
-    server: Option<&crate::procstat::ProcessUsage>,
-    client: Option<&crate::procstat::ProcessUsage>,
-    machine: Option<&crate::procstat::MachineUsage>,
-) {
-    if let Some(s) = server {
+fn line_usage(out: &mut String, usage: &Usage) {
+    if let Some(s) = &usage.server {
         let _ = writeln!(
             out,
             "  server pid {}: CPU {:.0} %, peak RSS {:.1} MiB (VmHWM {:.1} MiB)",
             s.pid, s.cpu_percent, s.peak_rss_mib, s.vm_hwm_mib
         );
     }
-    if let Some(c) = client {
+    if let Some(c) = &usage.client {
         let _ = writeln!(
             out,
             "  bench tool: CPU {:.0} %, peak RSS {:.1} MiB",
             c.cpu_percent, c.peak_rss_mib
         );
     }
-    if let Some(m) = machine {
+    if let Some(m) = &usage.machine {
         let _ = writeln!(
             out,
             "  machine: busy {:.0} %, idle {:.0} %, stolen by the hypervisor {:.0} % of all CPU time",
@@ -366,8 +347,7 @@ fn line_usage(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::procstat::MachineUsage;
-    use crate::procstat::ProcessUsage;
+    use crate::procstat::{MachineUsage, ProcessUsage};
     use crate::stats::LatencySummary;
 
     #[test]
@@ -403,11 +383,14 @@ mod tests {
                 events_acknowledged: 1_000,
                 events_per_second: 25_000.0,
                 flatness_last_over_first: Some(0.7),
-                machine: Some(MachineUsage {
-                    busy_percent: 70.0,
-                    idle_percent: 5.0,
-                    steal_percent: 25.0,
-                }),
+                usage: Usage {
+                    machine: Some(MachineUsage {
+                        busy_percent: 70.0,
+                        idle_percent: 5.0,
+                        steal_percent: 25.0,
+                    }),
+                    ..Usage::default()
+                },
                 ..PushReport::default()
             }),
             read: Some(ReadReport {
@@ -418,11 +401,14 @@ mod tests {
                     p99_ms: 4.0,
                     ..LatencySummary::default()
                 },
-                server: Some(ProcessUsage {
-                    peak_rss_mib: 30.0,
-                    vm_hwm_mib: 45.0,
-                    ..ProcessUsage::default()
-                }),
+                usage: Usage {
+                    server: Some(ProcessUsage {
+                        peak_rss_mib: 30.0,
+                        vm_hwm_mib: 45.0,
+                        ..ProcessUsage::default()
+                    }),
+                    ..Usage::default()
+                },
                 ..ReadReport::default()
             }),
             ..Report::default()

@@ -4,10 +4,10 @@
 //! `LATERAL` subquery by its unique key: with `= ANY($n)` the planner, on statistics older
 //! than a bulk push, scanned the tenant's whole range of another index for every push
 //! (13 ms instead of 1 ms at 20,000 events, growing with the tenant). They are kept prepared
-//! ([`Prepared`]) and planned for each execution's values (`force_custom_plan`); their generic
-//! plans are tested too, should that setting ever go. New events and their
-//! refs are written with binary `COPY` (nothing of them can exist yet: the push holds the
-//! tenant lock and skipped every guid it found); entities with multi-row upserts.
+//! ([`Prepared`]) and planned for each execution's values (`force_custom_plan`); their
+//! generic plans are tested too, should that setting ever go. New events and their refs are
+//! written with binary `COPY` (nothing of them can exist yet: the push holds the tenant lock
+//! and skipped every guid it found); entities with multi-row upserts.
 
 use crate::error::store_error;
 use crate::prepared::{prepared, Prepared, Val};

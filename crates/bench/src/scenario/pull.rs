@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::api::Api;
-use crate::procstat::{MachineUsage, ProcessUsage};
+use crate::procstat::Usage;
 use crate::stats::{rate, Latencies, LatencySummary};
 
 /// Parameters of the pull scenario.
@@ -42,12 +42,9 @@ pub struct PullReport {
     pub events_per_second: f64,
     /// Latency of one page (request to fully decoded body).
     pub page_latency: LatencySummary,
-    /// Server process usage during the scenario (with `--server-pid`).
-    pub server: Option<ProcessUsage>,
-    /// This tool's own usage during the scenario.
-    pub client: Option<ProcessUsage>,
-    /// The whole machine's CPU time during the scenario (busy, idle, stolen).
-    pub machine: Option<MachineUsage>,
+    /// What the scenario cost the server, this tool and the machine.
+    #[serde(flatten)]
+    pub usage: Usage,
 }
 
 /// True when `cursor` is usable in a query string without encoding.

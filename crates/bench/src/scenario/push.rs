@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::api::Api;
 use crate::generator::{run_tag, EventGenerator};
-use crate::procstat::{MachineUsage, ProcessUsage};
+use crate::procstat::Usage;
 use crate::stats::{flatness, rate, throughput_curve, CurvePoint, Latencies, LatencySummary};
 
 /// Error messages kept per run (the rest are only counted).
@@ -62,12 +62,9 @@ pub struct PushReport {
     pub flatness_last_over_first: Option<f64>,
     /// Latency of one batch request.
     pub batch_latency: LatencySummary,
-    /// Server process usage during the scenario (with `--server-pid`).
-    pub server: Option<ProcessUsage>,
-    /// This tool's own usage during the scenario.
-    pub client: Option<ProcessUsage>,
-    /// The whole machine's CPU time during the scenario (busy, idle, stolen).
-    pub machine: Option<MachineUsage>,
+    /// What the scenario cost the server, this tool and the machine.
+    #[serde(flatten)]
+    pub usage: Usage,
 }
 
 #[derive(Default)]
@@ -157,9 +154,7 @@ pub async fn run_push(api: &Api, opts: &PushOptions) -> PushReport {
         flatness_last_over_first: flatness(&curve),
         curve,
         batch_latency: total.latencies.summary(),
-        server: None,
-        client: None,
-        machine: None,
+        usage: Usage::default(),
     }
 }
 

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 
 use crate::api::Api;
 use crate::error::BenchError;
-use crate::procstat::{MachineUsage, ProcessUsage};
+use crate::procstat::Usage;
 use crate::stats::{rate, Latencies, LatencySummary};
 
 /// Extra time a request in flight at the deadline may take before it counts as an error.
@@ -69,12 +69,9 @@ pub struct ReadReport {
     pub requests_per_second: f64,
     /// Latency of one request (send to end of body).
     pub latency: LatencySummary,
-    /// Server process usage during the scenario (with `--server-pid`).
-    pub server: Option<ProcessUsage>,
-    /// This tool's own usage during the scenario.
-    pub client: Option<ProcessUsage>,
-    /// The whole machine's CPU time during the scenario (busy, idle, stolen).
-    pub machine: Option<MachineUsage>,
+    /// What the scenario cost the server, this tool and the machine.
+    #[serde(flatten)]
+    pub usage: Usage,
 }
 
 #[derive(Default)]
@@ -177,9 +174,7 @@ pub async fn run_read(api: &Api, opts: &ReadOptions) -> Result<ReadReport, Bench
         elapsed_seconds: elapsed,
         requests_per_second: rate(total.ok, elapsed),
         latency: total.latencies.summary(),
-        server: None,
-        client: None,
-        machine: None,
+        usage: Usage::default(),
     })
 }
 
