@@ -35,6 +35,17 @@ impl StoreError {
     pub fn unavailable(e: impl Into<BoxError>) -> Self {
         StoreError::Unavailable(e.into())
     }
+
+    /// The same failure for another caller (a failure shared by several writes of one
+    /// group commit): the same variant, the source kept as its message.
+    pub fn for_another(&self) -> StoreError {
+        match self {
+            StoreError::NotFound => StoreError::NotFound,
+            StoreError::Conflict(rule) => StoreError::Conflict(rule.clone()),
+            StoreError::Unavailable(cause) => StoreError::unavailable(cause.to_string()),
+            StoreError::Internal(cause) => StoreError::internal(cause.to_string()),
+        }
+    }
 }
 
 /// The class of a [`DomainError`]; the HTTP layer maps each to one status code.

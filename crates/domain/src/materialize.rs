@@ -37,7 +37,7 @@
 
 use crate::apply::{apply_event, event_refs, fold, resolved_pairs, Workspace};
 use crate::cursor::Seq;
-use crate::duplicates::match_key;
+use crate::duplicates::{match_key, DuplicateRules};
 use crate::entity::EntityRecord;
 use crate::error::StoreError;
 use crate::event::{ContentHash, Event, EventKey, RejectCode, Rejection};
@@ -53,59 +53,104 @@ const MAX_DUPLICATE_CANDIDATES: u32 = 50;
 /// # Errors
 /// Storage failures of `tx`; the caller rolls the transaction back.
 pub fn push_in_tx(tx: &mut dyn PushTx, batch: &PushBatch) -> Result<PushOutcome, StoreError> {
-    let guids: Vec<String> = batch
-        .events
+    push_group_in_tx(tx, &[batch])?
+        .pop()
+        .ok_or_else(|| StoreError::internal("a push produced no outcome"))
+}
+
+/// Runs several pushes of one tenant inside one transaction (a group commit), with the
+/// outcome each would have had alone, in order: each push's events are checked against
+/// every event stored before it, its own earlier pushes in the group included, and get
+/// the sequence numbers they would have had alone; each push reports its own counts,
+/// rejections and head. Consecutive pushes under the same duplicate rules are stored
+/// and applied *together*, as one batch would be: the entity state is the same (every
+/// batching converges to the fold, see the module documentation), and the group's batch
+/// reads and writes are one round of statements instead of one per push.
+///
+/// # Errors
+/// Storage failures of `tx`; the caller rolls the transaction back.
+pub fn push_group_in_tx(
+    tx: &mut dyn PushTx,
+    batches: &[&PushBatch],
+) -> Result<Vec<PushOutcome>, StoreError> {
+    let mut outcomes = Vec::with_capacity(batches.len());
+    let mut rest = batches;
+    while let Some(first) = rest.first() {
+        let same_rules = rest.iter().take_while(|b| b.rules == first.rules).count();
+        let (together, later) = rest.split_at(same_rules);
+        outcomes.extend(push_together(tx, together, &first.rules)?);
+        rest = later;
+    }
+    Ok(outcomes)
+}
+
+/// Stores and applies `batches` as one, with per-batch outcomes (see [`push_group_in_tx`]).
+fn push_together(
+    tx: &mut dyn PushTx,
+    batches: &[&PushBatch],
+    rules: &DuplicateRules,
+) -> Result<Vec<PushOutcome>, StoreError> {
+    let guids: Vec<String> = batches
         .iter()
-        .map(|e| e.guid.clone())
+        .flat_map(|b| b.events.iter().map(|e| e.guid.clone()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let mut known: HashMap<String, ContentHash> = tx.existing_hashes(&guids)?;
-    let mut outcome = PushOutcome {
-        errors: batch.rejected.iter().map(|(_, r)| r.clone()).collect(),
-        ..PushOutcome::default()
-    };
     let before = tx.head()?;
     let mut next = before.0;
-    let mut fresh: Vec<NewEvent<'_>> = Vec::new();
-    for event in &batch.events {
-        let hash = event.content_hash();
-        match known.get(&event.guid) {
-            Some(h) if *h == hash => outcome.duplicates += 1,
-            Some(_) => outcome.errors.push(Rejection {
-                guid: Some(event.guid.clone()),
-                code: RejectCode::EventGuidConflict,
-                error: "event guid already exists with different content".into(),
-            }),
-            None => {
-                next += 1;
-                known.insert(event.guid.clone(), hash.clone());
-                fresh.push(NewEvent {
-                    seq: Seq(next),
-                    event,
-                    hash,
-                    refs: event_refs(event),
-                });
+    let mut outcomes = Vec::with_capacity(batches.len());
+    let mut fresh: Vec<Vec<NewEvent<'_>>> = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let mut outcome = PushOutcome {
+            errors: batch.rejected.iter().map(|(_, r)| r.clone()).collect(),
+            ..PushOutcome::default()
+        };
+        let mut new = Vec::new();
+        for event in &batch.events {
+            let hash = event.content_hash();
+            match known.get(&event.guid) {
+                Some(h) if *h == hash => outcome.duplicates += 1,
+                Some(_) => outcome.errors.push(Rejection {
+                    guid: Some(event.guid.clone()),
+                    code: RejectCode::EventGuidConflict,
+                    error: "event guid already exists with different content".into(),
+                }),
+                None => {
+                    next += 1;
+                    known.insert(event.guid.clone(), hash.clone());
+                    new.push(NewEvent {
+                        seq: Seq(next),
+                        event,
+                        hash,
+                        refs: event_refs(event),
+                    });
+                }
             }
         }
+        outcome.applied = new.len() as u64;
+        outcome.head = Seq(next);
+        outcomes.push(outcome);
+        fresh.push(new);
     }
-    if !fresh.is_empty() {
-        tx.insert_events(&fresh, batch.received_at, batch.pushed_by.as_deref())?;
+    for (batch, new) in batches.iter().zip(&fresh) {
+        if !new.is_empty() {
+            tx.insert_events(new, batch.received_at, batch.pushed_by.as_deref())?;
+        }
+        if !batch.rejected.is_empty() {
+            tx.quarantine(
+                &batch.rejected,
+                batch.received_at,
+                batch.pushed_by.as_deref(),
+            )?;
+        }
     }
-    if !batch.rejected.is_empty() {
-        tx.quarantine(
-            &batch.rejected,
-            batch.received_at,
-            batch.pushed_by.as_deref(),
-        )?;
-    }
+    let fresh: Vec<&NewEvent<'_>> = fresh.iter().flatten().collect();
     let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
     let refs: Vec<Vec<String>> = fresh.iter().map(|n| n.refs.clone()).collect();
     let pending = events.iter().map(|e| e.guid.clone()).collect();
-    Materializer::new(tx, before, pending).run(&events, &refs, batch)?;
-    outcome.applied = fresh.len() as u64;
-    outcome.head = Seq(next);
-    Ok(outcome)
+    Materializer::new(tx, before, pending).run(&events, &refs, rules)?;
+    Ok(outcomes)
 }
 
 /// Per-batch cache of entity records over the transaction.
@@ -204,7 +249,7 @@ impl<'t> Materializer<'t> {
         mut self,
         events: &[&Event],
         refs: &[Vec<String>],
-        batch: &PushBatch,
+        rules: &DuplicateRules,
     ) -> Result<(), StoreError> {
         let all_refs: Vec<String> = refs.iter().flatten().cloned().collect();
         self.prefetch(&all_refs)?;
@@ -216,7 +261,7 @@ impl<'t> Materializer<'t> {
                 self.apply(events[i], &refs[i])?;
             }
         }
-        self.finish(batch)
+        self.finish(rules)
     }
 
     fn apply(&mut self, event: &Event, refs: &[String]) -> Result<(), StoreError> {
@@ -321,7 +366,7 @@ impl<'t> Materializer<'t> {
     }
 
     /// Saves changed records with their match keys and updates duplicate pairs.
-    fn finish(mut self, batch: &PushBatch) -> Result<(), StoreError> {
+    fn finish(mut self, rules: &DuplicateRules) -> Result<(), StoreError> {
         let mut to_save = Vec::new();
         let mut vanished = Vec::new();
         let mut probes = Vec::new();
@@ -333,7 +378,7 @@ impl<'t> Materializer<'t> {
             rec.match_key = if rec.deleted {
                 None
             } else {
-                match_key(&rec.entity, &batch.rules)
+                match_key(&rec.entity, rules)
             };
             let before = self.original_keys.get(guid).cloned().flatten();
             if let Some(key) = &rec.match_key {

@@ -1,7 +1,6 @@
 //! [`EventStore`]: the atomic push, pulls by sequence, event queries, quarantine.
 
 use crate::error::Fail;
-use crate::push_tx::PgTx;
 use crate::rows::{event_cols_e, stored, EventRow};
 use crate::schema::{configs, events, quarantine};
 use crate::sql::{instant, limit};
@@ -14,7 +13,7 @@ use domain::cursor::Seq;
 use domain::error::StoreError;
 use domain::event::RejectCode;
 use domain::ports::{
-    EventFilter, EventStore, PushBatch, PushOutcome, PushTx, QuarantinedEvent, StoredEvent,
+    EventFilter, EventStore, PushBatch, PushOutcome, QuarantinedEvent, StoredEvent,
 };
 use domain::tenant::TenantId;
 use domain::time::Timestamp;
@@ -61,15 +60,11 @@ fn quarantined_event(
 #[async_trait]
 impl EventStore for PgStore {
     async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, StoreError> {
-        let tenant = tenant.as_str().to_owned();
-        self.transaction(move |conn| {
-            let mut tx = PgTx::new(conn, &tenant);
-            // Take the tenant lock first (NotFound for an unknown tenant): pushes of one
-            // tenant queue here, so sequence order is commit order.
-            tx.head()?;
-            domain::materialize::push_in_tx(&mut tx, &batch).map_err(Fail::Store)
-        })
-        .await
+        // Pushes of one tenant share transactions (see `group_commit`).
+        self.pushes
+            .submit(tenant.as_str().to_owned(), batch)
+            .await
+            .map_err(StoreError::internal)?
     }
 
     async fn pull(

@@ -13,6 +13,7 @@ mod configs;
 mod entities;
 mod error;
 mod events;
+mod group_commit;
 mod prepared;
 mod push_tx;
 mod rows;

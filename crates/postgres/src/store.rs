@@ -4,12 +4,14 @@
 //! `transaction` inside one transaction), always on `spawn_blocking`.
 
 use crate::error::{store_error, Fail};
+use crate::group_commit::{push_queue, PushQueue};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use domain::error::StoreError;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The PostgreSQL migrations, embedded in the binary.
@@ -47,11 +49,12 @@ impl Default for PgOptions {
 /// Every storage port on one PostgreSQL database, through one r2d2 pool.
 ///
 /// Pushes of one tenant are serialised by the row lock on its `configs` row (taken first in
-/// the push transaction), so sequence order is commit order; pushes of different tenants
-/// run in parallel.
+/// the push transaction), so sequence order is commit order; concurrent pushes of a tenant
+/// share transactions (see `group_commit`); pushes of different tenants run in parallel.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    pub(crate) pushes: Arc<PushQueue>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -120,7 +123,10 @@ impl PgStore {
             }))
             .build(ConnectionManager::<PgConnection>::new(url))
             .map_err(StoreError::unavailable)?;
-        let store = PgStore { pool };
+        let store = PgStore {
+            pushes: push_queue(pool.clone()),
+            pool,
+        };
         store.run_pending_migrations()?;
         Ok(store)
     }

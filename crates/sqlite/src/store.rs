@@ -5,7 +5,7 @@
 use crate::cache_trim::CacheTrim;
 use crate::checkpoint::{Checkpointer, WRITER_CHECKPOINT_PAGES};
 use crate::error::Fail;
-use crate::group_commit::PushQueue;
+use crate::group_commit::{push_queue, PushQueue};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sql_types::{Nullable, Text};
@@ -168,8 +168,8 @@ impl SqliteStore {
         .map_err(StoreError::unavailable)?;
         Ok(SqliteStore {
             readers: pool(&path, READERS, Setup { cache_kib: None })?,
+            pushes: push_queue(writer.clone()),
             writer,
-            pushes: Arc::default(),
             cache_trim,
             _checkpointer: Arc::new(checkpointer),
         })
@@ -237,9 +237,9 @@ impl SqliteStore {
         tenant: String,
         batch: PushBatch,
     ) -> Result<PushOutcome, StoreError> {
-        let outcome = self.pushes.push(&self.writer, tenant, batch).await;
+        let outcome = self.pushes.submit((), (tenant, batch)).await;
         self.cache_trim.pushed();
-        outcome
+        outcome.map_err(StoreError::internal)?
     }
 }
 

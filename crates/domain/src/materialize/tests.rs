@@ -412,6 +412,32 @@ fn push_in_batches(events: &[Event], order: &[usize], cuts: &[usize]) -> MemTena
     t
 }
 
+/// `events` in `order`, cut at `cuts` into batches, then the first batch again (all
+/// duplicates) and, when `conflict`, the first event with other data (a guid conflict).
+fn batches_of(events: &[Event], order: &[usize], cuts: &[usize], conflict: bool) -> Vec<PushBatch> {
+    let ordered: Vec<Event> = order.iter().map(|&i| events[i].clone()).collect();
+    let mut cuts = cuts.to_vec();
+    cuts.sort_unstable();
+    let mut batches = Vec::new();
+    let mut start = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&ordered.len())) {
+        let end = cut.clamp(start, ordered.len());
+        if end > start {
+            batches.push(batch(ordered[start..end].to_vec()));
+        }
+        start = end;
+    }
+    if let Some(first) = batches.first().cloned() {
+        batches.push(first);
+    }
+    if conflict {
+        let mut changed = ordered[0].clone();
+        changed.data.insert("conflict".into(), json!(true));
+        batches.push(batch(vec![changed]));
+    }
+    batches
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -432,6 +458,31 @@ proptest! {
         prop_assert_eq!(states(&b), expected);
         // Match keys are a function of the state too.
         prop_assert_eq!(a.entities(), b.entities());
+    }
+
+    /// A group commit gives every push the outcome it gets alone, stores the same events
+    /// under the same seqs and leaves the same entities; its duplicate pairs are those of
+    /// the group's events pushed as one batch.
+    #[test]
+    fn a_group_commits_what_its_pushes_commit_one_by_one(
+        events in arb_events(),
+        shuffle in any::<u64>(),
+        cuts in prop::collection::vec(0usize..14, 0..4),
+        conflict in any::<bool>(),
+    ) {
+        let batches = batches_of(&events, &permutation(events.len(), shuffle), &cuts, conflict);
+        let mut alone = MemTenant::default();
+        let outcomes: Vec<PushOutcome> =
+            batches.iter().map(|b| push_in_tx(&mut alone, b).unwrap()).collect();
+        let mut grouped = MemTenant::default();
+        let group: Vec<&PushBatch> = batches.iter().collect();
+        prop_assert_eq!(push_group_in_tx(&mut grouped, &group).unwrap(), outcomes);
+        prop_assert_eq!(grouped.events(), alone.events());
+        prop_assert_eq!(grouped.entities(), alone.entities());
+        let mut single = MemTenant::default();
+        push_in_tx(&mut single, &batch(batches.iter().flat_map(|b| b.events.clone()).collect()))
+            .unwrap();
+        prop_assert_eq!(grouped.duplicates(), single.duplicates());
     }
 
     /// Appliers and the push never panic, whatever the data, and still converge.

@@ -379,3 +379,49 @@ async fn push_materializes_entities_and_flags_duplicates() {
     assert_eq!(store.count_entities(&t).await.unwrap(), 1);
     assert_eq!(store.count_by_form(&t).await.unwrap()["person"], 1);
 }
+
+/// Concurrent pushes of one tenant share transactions (`group_commit`); a push that fails
+/// (JSONB cannot hold U+0000) fails alone, every other one is committed with the outcome it
+/// would have alone, and a guid pushed twice at once is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_pushes_share_commits_and_a_failing_one_fails_alone() {
+    let (_db, store) = crate::test_db!();
+    create_tenant(&store, "t1", "One").await;
+    let t = tenant("t1");
+    let mut tasks = Vec::new();
+    for p in 0..24_i64 {
+        let store = store.clone();
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut events: Vec<Event> = (0..20)
+                .map(|i| event(&format!("e{p}-{i}"), &format!("p{p}-{i}"), p * 100 + i))
+                .collect();
+            // Every push also carries the same shared event.
+            events.push(event("shared", "s", 1));
+            if p % 8 == 7 {
+                events[0].data.insert("x".into(), json!("a\u{0}b"));
+            }
+            (p, store.push(&t, batch(events)).await)
+        }));
+    }
+    let (mut applied, mut shared_dups) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            (p, Err(_)) if p % 8 == 7 => {}
+            (p, Err(e)) => panic!("push {p} failed: {e:?}"),
+            (p, Ok(_)) if p % 8 == 7 => panic!("push {p} with U+0000 succeeded"),
+            (_, Ok(out)) => {
+                assert!(out.errors.is_empty());
+                applied += out.applied;
+                shared_dups += out.duplicates;
+            }
+        }
+    }
+    // 21 pushes of 20 events, plus the shared event once; 20 pushes saw it stored already.
+    assert_eq!((applied, shared_dups), (21 * 20 + 1, 20));
+    let all = store.pull(&t, Seq(0), 10_000).await.unwrap();
+    let seqs: Vec<i64> = all.iter().map(|e| e.seq.0).collect();
+    assert_eq!(seqs, (1..=21 * 20 + 1).collect::<Vec<_>>());
+    assert_eq!(store.head(&t).await.unwrap(), Seq(21 * 20 + 1));
+    assert!(!all.iter().any(|e| e.event.guid.starts_with("e7-")));
+}
