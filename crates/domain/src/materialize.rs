@@ -124,6 +124,8 @@ fn push_together(
                         event,
                         hash,
                         refs: event_refs(event),
+                        received_at: batch.received_at,
+                        pushed_by: batch.pushed_by.as_deref(),
                     });
                 }
             }
@@ -133,10 +135,11 @@ fn push_together(
         outcomes.push(outcome);
         fresh.push(new);
     }
-    for (batch, new) in batches.iter().zip(&fresh) {
-        if !new.is_empty() {
-            tx.insert_events(new, batch.received_at, batch.pushed_by.as_deref())?;
-        }
+    let fresh: Vec<NewEvent<'_>> = fresh.into_iter().flatten().collect();
+    if !fresh.is_empty() {
+        tx.insert_events(&fresh)?;
+    }
+    for batch in batches {
         if !batch.rejected.is_empty() {
             tx.quarantine(
                 &batch.rejected,
@@ -145,7 +148,6 @@ fn push_together(
             )?;
         }
     }
-    let fresh: Vec<&NewEvent<'_>> = fresh.iter().flatten().collect();
     let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
     let refs: Vec<Vec<String>> = fresh.iter().map(|n| n.refs.clone()).collect();
     let pending = events.iter().map(|e| e.guid.clone()).collect();

@@ -15,7 +15,7 @@
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query as DieselQuery, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Text, Untyped};
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 use std::marker::PhantomData;
 
@@ -25,7 +25,11 @@ pub(crate) enum Val<'a> {
     Text(&'a str),
     Texts(&'a [String]),
     Strs(&'a [&'a str]),
+    /// A `text[]` with `NULL`s.
+    OptStrs(&'a [Option<&'a str>]),
     BigInt(i64),
+    BigInts(&'a [i64]),
+    Bools(&'a [bool]),
 }
 
 /// A statement of fixed SQL text, kept prepared: one type per statement ([`prepared!`]).
@@ -78,7 +82,10 @@ impl<S: Prepared> QueryFragment<Pg> for Stmt<'_, S> {
                 Val::Text(t) => out.push_bind_param::<Text, str>(t)?,
                 Val::Texts(t) => out.push_bind_param::<Array<Text>, _>(t)?,
                 Val::Strs(t) => out.push_bind_param::<Array<Text>, _>(t)?,
+                Val::OptStrs(t) => out.push_bind_param::<Array<Nullable<Text>>, _>(t)?,
                 Val::BigInt(i) => out.push_bind_param::<BigInt, _>(i)?,
+                Val::BigInts(i) => out.push_bind_param::<Array<BigInt>, _>(i)?,
+                Val::Bools(b) => out.push_bind_param::<Array<Bool>, _>(b)?,
             }
             rest = &rest[digits..];
         }
@@ -107,7 +114,6 @@ impl<Conn, S> RunQueryDsl<Conn> for Stmt<'_, S> {}
 mod tests {
     use super::*;
     use diesel::connection::{Connection, InstrumentationEvent};
-    use diesel::sql_types::Nullable;
     use diesel::{PgConnection, QueryableByName};
     use std::sync::{Arc, Mutex};
 

@@ -8,7 +8,6 @@ use domain::cursor::Seq;
 use domain::entity::{Entity, EntityKind, EntityRecord};
 use domain::event::{Event, EventKey, SyncLevel, UserRef};
 use domain::ports::{NewEvent, StoredEvent};
-use domain::time::Timestamp;
 use serde_json::Value;
 
 /// A stored event as read (typed DSL, or raw SQL selecting `event_cols_e!()`).
@@ -105,12 +104,7 @@ pub(crate) struct NewEventRow<'a> {
 
 impl<'a> NewEventRow<'a> {
     /// The row of a new event of `tenant`.
-    pub(crate) fn new(
-        tenant: &'a str,
-        n: &'a NewEvent<'a>,
-        received_at: Timestamp,
-        pushed_by: Option<&'a str>,
-    ) -> Self {
+    pub(crate) fn new(tenant: &'a str, n: &'a NewEvent<'a>) -> Self {
         let e = n.event;
         NewEventRow {
             tenant_id: tenant,
@@ -124,8 +118,8 @@ impl<'a> NewEventRow<'a> {
             user_id_numeric: e.user_id.is_numeric(),
             sync_level: i16::from(e.sync_level.0),
             content_hash: &n.hash.0,
-            received_at: received_at.millis(),
-            pushed_by,
+            received_at: n.received_at.millis(),
+            pushed_by: n.pushed_by,
         }
     }
 }
@@ -182,49 +176,4 @@ pub(crate) fn entities_of(rows: Vec<EntityRow>) -> Result<Vec<Entity>, Fail> {
     rows.into_iter()
         .map(|r| r.into_record().map(|r| r.entity))
         .collect()
-}
-
-/// An entity row to insert or replace.
-#[derive(Insertable)]
-#[diesel(table_name = entities)]
-pub(crate) struct NewEntityRow<'a> {
-    tenant_id: &'a str,
-    guid: &'a str,
-    kind: &'static str,
-    name: &'a str,
-    version: i64,
-    data: Value,
-    member_ids: Value,
-    parent_ids: Value,
-    external_id: Option<&'a str>,
-    entity_name: Option<&'a str>,
-    last_updated: i64,
-    last_key_ts: i64,
-    last_key_guid: &'a str,
-    deleted: bool,
-    match_key: Option<&'a str>,
-}
-
-impl<'a> NewEntityRow<'a> {
-    /// The row of `record` in `tenant`.
-    pub(crate) fn new(tenant: &'a str, r: &'a EntityRecord) -> Self {
-        let e = &r.entity;
-        NewEntityRow {
-            tenant_id: tenant,
-            guid: &e.guid,
-            kind: e.kind.as_str(),
-            name: &e.name,
-            version: e.version,
-            data: Value::Object(e.data.clone()),
-            member_ids: Value::from(e.member_ids.clone()),
-            parent_ids: Value::from(r.parent_ids.clone()),
-            external_id: e.external_id.as_deref(),
-            entity_name: e.entity_name(),
-            last_updated: e.last_updated.millis(),
-            last_key_ts: r.last_key.timestamp.millis(),
-            last_key_guid: &r.last_key.guid,
-            deleted: r.deleted,
-            match_key: r.match_key.as_deref(),
-        }
-    }
 }

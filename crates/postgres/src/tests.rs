@@ -282,9 +282,11 @@ fn push_reads_use_unique_keys_without_statistics() {
                 event: e,
                 hash: e.content_hash(),
                 refs: vec![e.entity_guid.clone()],
+                received_at: ts(0),
+                pushed_by: None,
             })
             .collect();
-        tx.insert_events(&new, ts(0), None).unwrap();
+        tx.insert_events(&new).unwrap();
         let records: Vec<_> = (0..3000)
             .map(|i| record(&format!("p{i:05}"), false, Some(&format!("k{i}"))))
             .collect();
@@ -376,15 +378,19 @@ fn events_are_found_by_reference_within_the_transaction() {
                 event: &e1,
                 hash: e1.content_hash(),
                 refs: vec!["g1".into(), "m1".into(), "m1".into()],
+                received_at: ts(5),
+                pushed_by: Some("u"),
             },
             NewEvent {
                 seq: Seq(2),
                 event: &e2,
                 hash: e2.content_hash(),
                 refs: vec!["g2".into(), "m1".into()],
+                received_at: ts(5),
+                pushed_by: Some("u"),
             },
         ];
-        tx.insert_events(&new, ts(5), Some("u")).unwrap();
+        tx.insert_events(&new).unwrap();
         // The head kept since the lock is the stored one.
         assert_eq!(tx.head().unwrap(), Seq(2));
         use diesel::prelude::*;
@@ -412,7 +418,7 @@ fn events_are_found_by_reference_within_the_transaction() {
             tx.events_referencing(&["m1".into()], Some(Seq(1))).unwrap(),
             std::slice::from_ref(&e1)
         );
-        tx.insert_events(&[], ts(5), None).unwrap();
+        tx.insert_events(&[]).unwrap();
         assert_eq!(tx.head().unwrap(), Seq(2));
     });
 }

@@ -302,12 +302,7 @@ impl PushTx for SqliteTx<'_> {
             .collect())
     }
 
-    fn insert_events(
-        &mut self,
-        events: &[NewEvent<'_>],
-        received_at: Timestamp,
-        pushed_by: Option<&str>,
-    ) -> Result<(), StoreError> {
+    fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
         for n in events {
             let e = n.event;
             let (data, user) = (json(&e.data)?, e.user_id.canonical());
@@ -323,8 +318,8 @@ impl PushTx for SqliteTx<'_> {
                 Val::Bool(e.user_id.is_numeric()),
                 Val::SmallInt(i16::from(e.sync_level.0)),
                 Val::Text(&n.hash.0),
-                Val::Int(received_at.millis()),
-                Val::OptText(pushed_by),
+                Val::Int(n.received_at.millis()),
+                Val::OptText(n.pushed_by),
             ];
             db(InsertEvent::with(vals).execute(self.conn))?;
             for guid in &n.refs {

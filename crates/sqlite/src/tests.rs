@@ -477,15 +477,19 @@ async fn push_primitives_round_trip_events_and_refs() {
             event: &e1,
             hash: e1.content_hash(),
             refs: vec!["g".into(), "m".into(), "m".into()],
+            received_at: ts(5),
+            pushed_by: None,
         },
         NewEvent {
             seq: Seq(2),
             event: &e2,
             hash: e2.content_hash(),
             refs: vec!["m".into()],
+            received_at: ts(5),
+            pushed_by: None,
         },
     ];
-    tx.insert_events(&new, ts(5), None).unwrap();
+    tx.insert_events(&new).unwrap();
     assert_eq!(tx.head().unwrap(), Seq(2));
     let hashes = tx.existing_hashes(&["e2".into(), "zz".into()]).unwrap();
     assert_eq!(hashes.len(), 1);

@@ -168,12 +168,7 @@ impl PushTx for MemTenant {
             .collect())
     }
 
-    fn insert_events(
-        &mut self,
-        events: &[NewEvent<'_>],
-        received_at: Timestamp,
-        pushed_by: Option<&str>,
-    ) -> Result<(), StoreError> {
+    fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
         for new in events {
             if new.seq.0 != self.head.0 + 1 || self.hashes.contains_key(&new.event.guid) {
                 return Err(StoreError::Conflict("events(tenant_id, seq|guid)".into()));
@@ -186,8 +181,8 @@ impl PushTx for MemTenant {
             self.events.push(StoredEvent {
                 seq: new.seq,
                 event: new.event.clone(),
-                received_at,
-                pushed_by: pushed_by.map(str::to_owned),
+                received_at: new.received_at,
+                pushed_by: new.pushed_by.map(str::to_owned),
             });
         }
         Ok(())

@@ -413,7 +413,8 @@ fn push_in_batches(events: &[Event], order: &[usize], cuts: &[usize]) -> MemTena
 }
 
 /// `events` in `order`, cut at `cuts` into batches, then the first batch again (all
-/// duplicates) and, when `conflict`, the first event with other data (a guid conflict).
+/// duplicates) and, when `conflict`, the first event with other data (a guid conflict);
+/// each batch has its own pusher and receive time.
 fn batches_of(events: &[Event], order: &[usize], cuts: &[usize], conflict: bool) -> Vec<PushBatch> {
     let ordered: Vec<Event> = order.iter().map(|&i| events[i].clone()).collect();
     let mut cuts = cuts.to_vec();
@@ -434,6 +435,11 @@ fn batches_of(events: &[Event], order: &[usize], cuts: &[usize], conflict: bool)
         let mut changed = ordered[0].clone();
         changed.data.insert("conflict".into(), json!(true));
         batches.push(batch(vec![changed]));
+    }
+    // Each push its own pusher and receive time, stored with its events.
+    for (i, b) in batches.iter_mut().enumerate() {
+        b.pushed_by = Some(format!("u{i}"));
+        b.received_at = Timestamp::from_millis(100 + i as i64).unwrap();
     }
     batches
 }
@@ -613,13 +619,8 @@ impl PushTx for Spy<'_> {
     ) -> Result<HashMap<String, ContentHash>, StoreError> {
         self.inner.existing_hashes(guids)
     }
-    fn insert_events(
-        &mut self,
-        events: &[NewEvent<'_>],
-        received_at: Timestamp,
-        pushed_by: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.inner.insert_events(events, received_at, pushed_by)
+    fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
+        self.inner.insert_events(events)
     }
     fn quarantine(
         &mut self,

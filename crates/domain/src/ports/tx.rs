@@ -22,6 +22,10 @@ pub struct NewEvent<'a> {
     /// Entity guids the event references (see [`crate::apply::event_refs`]); the store indexes
     /// them so that [`EntityTx::events_referencing`] is an index lookup.
     pub refs: Vec<String>,
+    /// Server receive time of its push.
+    pub received_at: Timestamp,
+    /// Authenticated pusher of its push.
+    pub pushed_by: Option<&'a str>,
 }
 
 /// Entity state access inside the push transaction of one tenant.
@@ -131,16 +135,12 @@ pub trait PushTx: EntityTx {
         guids: &[String],
     ) -> Result<HashMap<String, ContentHash>, StoreError>;
 
-    /// Inserts new events (with their refs) and sets the tenant head to the last `seq`.
+    /// Inserts new events (with their refs; they may come from several pushes of a group
+    /// commit) and sets the tenant head to the last `seq`.
     ///
     /// # Errors
     /// Storage failure.
-    fn insert_events(
-        &mut self,
-        events: &[NewEvent<'_>],
-        received_at: Timestamp,
-        pushed_by: Option<&str>,
-    ) -> Result<(), StoreError>;
+    fn insert_events(&mut self, events: &[NewEvent<'_>]) -> Result<(), StoreError>;
 
     /// Quarantines rejected events.
     ///
