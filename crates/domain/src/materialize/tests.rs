@@ -277,6 +277,48 @@ fn form_rules_choose_the_fields() {
     assert_eq!(t.duplicates().len(), 1);
 }
 
+/// A group whose pushes ran under different duplicate rules (the config changed between
+/// them) applies each push under its own rules, as one by one.
+#[test]
+fn a_group_applies_each_push_under_its_own_rules() {
+    let person = |guid: &str, entity: &str, first: &str, ts: i64| {
+        ev(
+            guid,
+            entity,
+            "create-individual",
+            json!({"entityName": "person", "first": first, "age": ts}),
+            ts,
+        )
+    };
+    let mut by_first = DuplicateRules::default();
+    by_first.by_form.insert(
+        "person".into(),
+        vec![DuplicateRule {
+            fields: vec!["first".into()],
+            normalize: Normalize::Exact,
+        }],
+    );
+    let mut first = batch(vec![person("e1", "a", "Ann", 1)]);
+    first.rules = by_first.clone();
+    let second = batch(vec![person("e2", "b", "Ann", 2)]);
+    let mut third = batch(vec![person("e3", "c", "Ann", 3)]);
+    third.rules = by_first;
+    let pushes = [first, second, third];
+    let mut alone = MemTenant::default();
+    let outcomes: Vec<PushOutcome> = pushes
+        .iter()
+        .map(|b| push_in_tx(&mut alone, b).unwrap())
+        .collect();
+    let mut grouped = MemTenant::default();
+    let group: Vec<&PushBatch> = pushes.iter().collect();
+    assert_eq!(push_group_in_tx(&mut grouped, &group).unwrap(), outcomes);
+    assert_eq!(grouped.events(), alone.events());
+    assert_eq!(grouped.entities(), alone.entities());
+    assert_eq!(grouped.duplicates(), alone.duplicates());
+    // "a" and "c" share a match key under the form rule; "b" was keyed by the default rule.
+    assert_eq!(grouped.duplicates().len(), 1);
+}
+
 // ---- convergence -------------------------------------------------------------------------
 
 const GUIDS: [&str; 5] = ["a", "b", "c", "d", "e"];
