@@ -386,8 +386,9 @@ fn events_are_found_by_reference_within_the_transaction() {
                 event: &e2,
                 hash: e2.content_hash(),
                 refs: vec!["g2".into(), "m1".into()],
-                received_at: ts(5),
-                pushed_by: Some("u"),
+                // From another push of the same group commit.
+                received_at: ts(9),
+                pushed_by: None,
             },
         ];
         tx.insert_events(&new).unwrap();
@@ -400,6 +401,23 @@ fn events_are_found_by_reference_within_the_transaction() {
             .first(tx.connection())
             .unwrap();
         assert_eq!(stored, 2);
+        // Each event keeps its own push's receive time and pusher.
+        let pushes: Vec<(i64, Option<String>)> = crate::schema::events::table
+            .filter(crate::schema::events::tenant_id.eq("t1"))
+            .order(crate::schema::events::seq)
+            .select((
+                crate::schema::events::received_at,
+                crate::schema::events::pushed_by,
+            ))
+            .load(tx.connection())
+            .unwrap();
+        assert_eq!(
+            pushes,
+            [
+                (ts(5).millis(), Some("u".to_owned())),
+                (ts(9).millis(), None)
+            ]
+        );
         let hashes = tx.existing_hashes(&["e2".into(), "nope".into()]).unwrap();
         assert_eq!(hashes.len(), 1);
         assert_eq!(hashes["e2"], e2.content_hash());

@@ -485,8 +485,9 @@ async fn push_primitives_round_trip_events_and_refs() {
             event: &e2,
             hash: e2.content_hash(),
             refs: vec!["m".into()],
-            received_at: ts(5),
-            pushed_by: None,
+            // From another push of the same group commit.
+            received_at: ts(9),
+            pushed_by: Some("7"),
         },
     ];
     tx.insert_events(&new).unwrap();
@@ -522,4 +523,14 @@ async fn push_primitives_round_trip_events_and_refs() {
         other.head(),
         Err(domain::error::StoreError::NotFound)
     ));
+    drop(conn);
+    // Each event keeps its own push's receive time and pusher.
+    let stored = domain::ports::EventStore::pull(&store, &tenant(), Seq(0), 10)
+        .await
+        .unwrap();
+    let pushes: Vec<_> = stored
+        .iter()
+        .map(|e| (e.received_at, e.pushed_by.as_deref()))
+        .collect();
+    assert_eq!(pushes, [(ts(5), None), (ts(9), Some("7"))]);
 }
