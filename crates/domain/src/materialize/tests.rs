@@ -238,8 +238,8 @@ fn nested_fields_match_under_the_default_rule() {
     assert_eq!(t.duplicates().len(), 1);
 }
 
-#[test]
-fn form_rules_choose_the_fields() {
+/// Rules matching the form `person` on its exact `first` field.
+fn person_by_first() -> DuplicateRules {
     let mut rules = DuplicateRules::default();
     rules.by_form.insert(
         "person".into(),
@@ -248,6 +248,12 @@ fn form_rules_choose_the_fields() {
             normalize: Normalize::Exact,
         }],
     );
+    rules
+}
+
+#[test]
+fn form_rules_choose_the_fields() {
+    let rules = person_by_first();
     let mut t = MemTenant::default();
     let mut b = batch(vec![
         ev(
@@ -290,14 +296,7 @@ fn a_group_applies_each_push_under_its_own_rules() {
             ts,
         )
     };
-    let mut by_first = DuplicateRules::default();
-    by_first.by_form.insert(
-        "person".into(),
-        vec![DuplicateRule {
-            fields: vec!["first".into()],
-            normalize: Normalize::Exact,
-        }],
-    );
+    let by_first = person_by_first();
     let mut first = batch(vec![person("e1", "a", "Ann", 1)]);
     first.rules = by_first.clone();
     let second = batch(vec![person("e2", "b", "Ann", 2)]);
