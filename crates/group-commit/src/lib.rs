@@ -8,10 +8,14 @@
 //! it steps down. Writes of different keys have their own leaders and run in parallel.
 //!
 //! The commit function answers each write of the group; a write it does not answer (or
-//! every write of a group whose commit panicked) resolves to [`Dropped`].
+//! every write of a group whose commit panicked) resolves to [`Dropped`]; the leader goes on
+//! with the next group. Commit functions
+//! that run a group in one transaction use [`together_or_alone`], so that a failing write
+//! fails alone.
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
@@ -95,16 +99,20 @@ where
         answer.await.map_err(|_| Dropped)
     }
 
-    /// Commits groups of `key` until its queue is empty, then steps down.
+    /// Commits groups of `key` until its queue is empty, then steps down. A commit that
+    /// panics answers none of its group (each resolves to [`Dropped`]); the leader goes on
+    /// with what queued meanwhile, so later writes are never left waiting for nobody.
     fn lead(&self, key: &K) {
-        let _step_down = StepDown { owner: self, key };
         loop {
             let group = self.take_or_step_down(key);
             if group.is_empty() {
                 return;
             }
             let (writes, replies): (Vec<W>, Vec<oneshot::Sender<A>>) = group.into_iter().unzip();
-            let answers = (self.commit)(key, writes);
+            // The commit function owns the writes it was given; nothing of ours is left
+            // half-updated by its panic.
+            let answers =
+                catch_unwind(AssertUnwindSafe(|| (self.commit)(key, writes))).unwrap_or_default();
             for (reply, answer) in replies.into_iter().zip(answers) {
                 // The writer may have gone (client disconnected); its write is committed.
                 let _ = reply.send(answer);
@@ -127,20 +135,27 @@ where
     }
 }
 
-/// Makes a leader whose commit panicked step down and drop what its key had queued (each
-/// of those writes resolves to [`Dropped`]), instead of leaving later writes waiting for
-/// nobody.
-struct StepDown<'g, K: Eq + Hash, W, A> {
-    owner: &'g GroupCommit<K, W, A>,
-    key: &'g K,
-}
-
-impl<K: Eq + Hash, W, A> Drop for StepDown<'_, K, W, A> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let mut queues = self.owner.queues.lock().unwrap_or_else(|p| p.into_inner());
-            queues.remove(self.key);
-        }
+/// Runs `group` with `run` — one transaction over the writes it is given, one answer per
+/// write — and, if that fails (nothing of the group committed), runs each write alone, so
+/// that a failing write fails alone and the others still commit. One answer per write of
+/// `group`, in order; `unanswered` is the error of a write `run` returned no answer for.
+pub fn together_or_alone<C, W, A, E>(
+    conn: &mut C,
+    group: &[W],
+    mut run: impl FnMut(&mut C, &[W]) -> Result<Vec<A>, E>,
+    unanswered: impl Fn() -> E,
+) -> Vec<Result<A, E>> {
+    match run(conn, group) {
+        Ok(answers) => answers.into_iter().map(Ok).collect(),
+        Err(e) if group.len() == 1 => vec![Err(e)],
+        Err(_) => group
+            .iter()
+            .map(|write| {
+                run(conn, std::slice::from_ref(write))?
+                    .pop()
+                    .ok_or_else(&unanswered)
+            })
+            .collect(),
     }
 }
 

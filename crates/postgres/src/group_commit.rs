@@ -22,7 +22,7 @@ use diesel::{Connection, PgConnection};
 use domain::error::StoreError;
 use domain::materialize::push_group_in_tx;
 use domain::ports::{PushBatch, PushOutcome, PushTx};
-use group_commit::GroupCommit;
+use group_commit::{together_or_alone, GroupCommit};
 use std::sync::Arc;
 
 type Outcome = Result<PushOutcome, StoreError>;
@@ -47,20 +47,14 @@ pub(crate) fn push_queue(pool: Pool<ConnectionManager<PgConnection>>) -> Arc<Pus
 /// Runs `group` in one transaction (or, if that fails, each push alone); one outcome per
 /// push.
 fn commit(conn: &mut PgConnection, tenant: &str, group: &[PushBatch]) -> Vec<Outcome> {
-    let all: Vec<&PushBatch> = group.iter().collect();
-    match conn.transaction(|conn| run(conn, tenant, &all)) {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-        Err(e) if group.len() == 1 => vec![Err(e.into_store())],
-        Err(_) => group
-            .iter()
-            .map(|batch| {
-                conn.transaction(|conn| run(conn, tenant, &[batch]))
-                    .map_err(Fail::into_store)?
-                    .pop()
-                    .ok_or_else(|| StoreError::internal("a push produced no outcome"))
-            })
-            .collect(),
-    }
+    let in_transaction = |conn: &mut PgConnection, batches: &[PushBatch]| {
+        let batches: Vec<&PushBatch> = batches.iter().collect();
+        conn.transaction(|conn| run(conn, tenant, &batches))
+            .map_err(Fail::into_store)
+    };
+    together_or_alone(conn, group, in_transaction, || {
+        StoreError::internal("a push produced no outcome")
+    })
 }
 
 /// The pushes `batches` of `tenant` inside the transaction, its row lock taken first

@@ -23,7 +23,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::SqliteConnection;
 use domain::error::StoreError;
 use domain::ports::{PushBatch, PushOutcome};
-use group_commit::GroupCommit;
+use group_commit::{together_or_alone, GroupCommit};
 use std::sync::Arc;
 
 type Outcome = Result<PushOutcome, StoreError>;
@@ -47,27 +47,21 @@ pub(crate) fn push_queue(writer: Pool<ConnectionManager<SqliteConnection>>) -> A
 }
 
 /// Runs `group` in one transaction (or, if that fails, each push alone); one outcome per
-/// push.
+/// push. (Savepoints would avoid rerunning the others but copy every page a push touches
+/// into a statement journal: slower in the common case, measured.)
 fn commit(conn: &mut SqliteConnection, group: &[Push]) -> Vec<Outcome> {
-    let together = conn.immediate_transaction(|conn| {
-        group
-            .iter()
-            .map(|push| run(conn, push))
-            .collect::<Result<Vec<_>, Fail>>()
-    });
-    match together {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-        // Nothing of the group was committed: each push runs again alone. (Savepoints would
-        // avoid the rerun but copy every page a push touches into a statement journal: slower
-        // in the common case, measured.)
-        Err(_) => group
-            .iter()
-            .map(|push| {
-                conn.immediate_transaction(|conn| run(conn, push))
-                    .map_err(Fail::into_store)
-            })
-            .collect(),
-    }
+    let in_transaction = |conn: &mut SqliteConnection, pushes: &[Push]| {
+        conn.immediate_transaction(|conn| {
+            pushes
+                .iter()
+                .map(|push| run(conn, push))
+                .collect::<Result<Vec<_>, Fail>>()
+        })
+        .map_err(Fail::into_store)
+    };
+    together_or_alone(conn, group, in_transaction, || {
+        StoreError::internal("a push produced no outcome")
+    })
 }
 
 /// One push on a connection inside the write transaction.
