@@ -41,7 +41,7 @@ use crate::duplicates::{match_key, DuplicateRules};
 use crate::entity::EntityRecord;
 use crate::error::StoreError;
 use crate::event::{ContentHash, Event, EventKey, RejectCode, Rejection};
-use crate::ports::{NewEvent, PushBatch, PushOutcome, PushTx};
+use crate::ports::{EntityTx, NewEvent, PushBatch, PushOutcome, PushTx};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Most duplicate candidates probed per changed entity.
@@ -90,6 +90,33 @@ fn push_together(
     batches: &[&PushBatch],
     rules: &DuplicateRules,
 ) -> Result<Vec<PushOutcome>, StoreError> {
+    let (outcomes, before, fresh) = store_together(tx, batches)?;
+    let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
+    apply_in_tx(tx, before, &events, rules)?;
+    Ok(outcomes)
+}
+
+/// Stores several pushes of one tenant inside one transaction, without applying them:
+/// steps 1 and 2 of the module documentation, with the outcome each push would have had
+/// alone (see [`push_group_in_tx`]). The new events are left for [`apply_in_tx`], which a
+/// store may run in a later transaction of its own, as long as it applies every stored event
+/// exactly once and in sequence order.
+///
+/// # Errors
+/// Storage failures of `tx`; the caller rolls the transaction back.
+pub fn store_group_in_tx(
+    tx: &mut dyn PushTx,
+    batches: &[&PushBatch],
+) -> Result<Vec<PushOutcome>, StoreError> {
+    Ok(store_together(tx, batches)?.0)
+}
+
+/// Dedups, numbers, inserts and quarantines the events of `batches`: their outcomes, the
+/// head before them and the new events in sequence order.
+fn store_together<'b>(
+    tx: &mut dyn PushTx,
+    batches: &[&'b PushBatch],
+) -> Result<(Vec<PushOutcome>, Seq, Vec<NewEvent<'b>>), StoreError> {
     let guids: Vec<String> = batches
         .iter()
         .flat_map(|b| b.events.iter().map(|e| e.guid.clone()))
@@ -100,7 +127,7 @@ fn push_together(
     let before = tx.head()?;
     let mut next = before.0;
     let mut outcomes = Vec::with_capacity(batches.len());
-    let mut fresh: Vec<Vec<NewEvent<'_>>> = Vec::with_capacity(batches.len());
+    let mut fresh: Vec<Vec<NewEvent<'b>>> = Vec::with_capacity(batches.len());
     for batch in batches {
         let mut outcome = PushOutcome {
             errors: batch.rejected.iter().map(|(_, r)| r.clone()).collect(),
@@ -135,7 +162,7 @@ fn push_together(
         outcomes.push(outcome);
         fresh.push(new);
     }
-    let fresh: Vec<NewEvent<'_>> = fresh.into_iter().flatten().collect();
+    let fresh: Vec<NewEvent<'b>> = fresh.into_iter().flatten().collect();
     if !fresh.is_empty() {
         tx.insert_events(&fresh)?;
     }
@@ -148,18 +175,35 @@ fn push_together(
             )?;
         }
     }
-    let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
-    let refs: Vec<Vec<String>> = fresh.iter().map(|n| n.refs.clone()).collect();
+    Ok((outcomes, before, fresh))
+}
+
+/// Applies stored events to the entities: steps 3 and 4 of the module documentation.
+/// `events` are the events with sequence numbers `before + 1 ..= before + events.len()`,
+/// in that order; every event up to `before` is applied already and none after the last of
+/// `events` is (later events may be stored: they are not read).
+///
+/// # Errors
+/// Storage failures of `tx`; the caller rolls the transaction back.
+pub fn apply_in_tx(
+    tx: &mut dyn EntityTx,
+    before: Seq,
+    events: &[&Event],
+    rules: &DuplicateRules,
+) -> Result<(), StoreError> {
+    let refs: Vec<Vec<String>> = events.iter().map(|e| event_refs(e)).collect();
     let pending = events.iter().map(|e| e.guid.clone()).collect();
-    Materializer::new(tx, before, pending).run(&events, &refs, rules)?;
-    Ok(outcomes)
+    let up_to = Seq(before.0 + events.len() as i64);
+    Materializer::new(tx, before, up_to, pending).run(events, &refs, rules)
 }
 
 /// Per-batch cache of entity records over the transaction.
 struct Materializer<'t> {
-    tx: &'t mut dyn PushTx,
-    /// The tenant head before this push: every event after it is this push's own.
+    tx: &'t mut dyn EntityTx,
+    /// The last applied event before this batch: every event after it is this batch's own.
     before: Seq,
+    /// The batch's last event: events after it are not read (they are applied later).
+    up_to: Seq,
     /// Loaded (or computed) records; `None` = known absent.
     cache: HashMap<String, Option<EntityRecord>>,
     /// Match keys as stored before this batch, for every record loaded.
@@ -177,10 +221,11 @@ struct Materializer<'t> {
 }
 
 impl<'t> Materializer<'t> {
-    fn new(tx: &'t mut dyn PushTx, before: Seq, pending: HashSet<String>) -> Self {
+    fn new(tx: &'t mut dyn EntityTx, before: Seq, up_to: Seq, pending: HashSet<String>) -> Self {
         Materializer {
             tx,
             before,
+            up_to,
             cache: HashMap::new(),
             original_keys: HashMap::new(),
             ghost_keys: HashMap::new(),
@@ -312,7 +357,7 @@ impl<'t> Materializer<'t> {
         let mut events: BTreeMap<EventKey, Event> = BTreeMap::new();
         let mut seen: HashSet<String> = HashSet::new();
         while !frontier.is_empty() {
-            let found = self.tx.events_referencing(&frontier, None)?;
+            let found = self.tx.events_referencing(&frontier, Some(self.up_to))?;
             frontier = Vec::new();
             for ev in found {
                 if !seen.insert(ev.guid.clone()) {

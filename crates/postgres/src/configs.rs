@@ -240,6 +240,13 @@ impl ConfigStore for PgStore {
             if found.is_none() {
                 return Ok(false);
             }
+            // Then its apply position, FOR UPDATE: an apply in progress (see `apply_stage`)
+            // finishes before, so no entity it writes outlives the purge.
+            diesel::sql_query(
+                "SELECT applied FROM entity_progress WHERE tenant_id = $1 FOR UPDATE",
+            )
+            .bind::<diesel::sql_types::Text, _>(&id)
+            .execute(conn)?;
             diesel::delete(events::table.filter(events::tenant_id.eq(&id))).execute(conn)?;
             diesel::delete(event_refs::table.filter(event_refs::tenant_id.eq(&id)))
                 .execute(conn)?;

@@ -20,7 +20,7 @@ use crate::push_tx::PgTx;
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::{Connection, PgConnection};
 use domain::error::StoreError;
-use domain::materialize::push_group_in_tx;
+use domain::materialize::store_group_in_tx;
 use domain::ports::{PushBatch, PushOutcome, PushTx};
 use group_commit::{together_or_alone, GroupCommit};
 use std::sync::Arc;
@@ -66,5 +66,5 @@ fn run(
 ) -> Result<Vec<PushOutcome>, Fail> {
     let mut tx = PgTx::new(conn, tenant);
     tx.head().map_err(Fail::Store)?;
-    push_group_in_tx(&mut tx, batches).map_err(Fail::Store)
+    store_group_in_tx(&mut tx, batches).map_err(Fail::Store)
 }

@@ -8,6 +8,7 @@
 //! process restart: the next request after the database is back succeeds.
 
 mod accounts;
+mod apply_stage;
 mod audit;
 mod configs;
 mod entities;

@@ -3,6 +3,7 @@
 //! and the two ways every port method reaches PostgreSQL (`run` on a pooled connection,
 //! `transaction` inside one transaction), always on `spawn_blocking`.
 
+use crate::apply_stage::{apply_queue, catch_up_all, ApplyQueue};
 use crate::error::{store_error, Fail};
 use crate::group_commit::{push_queue, PushQueue};
 use diesel::connection::SimpleConnection;
@@ -55,6 +56,7 @@ impl Default for PgOptions {
 pub struct PgStore {
     pool: PgPool,
     pub(crate) pushes: Arc<PushQueue>,
+    pub(crate) applies: Arc<ApplyQueue>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -125,10 +127,27 @@ impl PgStore {
             .map_err(StoreError::unavailable)?;
         let store = PgStore {
             pushes: push_queue(pool.clone()),
+            applies: apply_queue(pool.clone()),
             pool,
         };
         store.run_pending_migrations()?;
+        store.catch_up_entities()?;
         Ok(store)
+    }
+
+    /// Applies the events stored but not applied yet, in every tenant (see `apply_stage`).
+    /// Blocking.
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection is available, `Internal` when the tenants cannot be
+    /// listed (a tenant whose events fail to apply is logged and skipped).
+    fn catch_up_entities(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.get().map_err(StoreError::unavailable)?;
+        let caught_up = catch_up_all(&mut conn).map_err(Fail::into_store)?;
+        if caught_up > 0 {
+            tracing::info!(tenants = caught_up, "applied stored events left unapplied");
+        }
+        Ok(())
     }
 
     /// Runs the migrations not applied yet; returns how many ran. ([`PgStore::connect`]

@@ -186,7 +186,7 @@ fn tenant_rows(db: &crate::db::TestDb, tenant: &str) -> i64 {
     .bind::<diesel::sql_types::Text, _>(db.schema())
     .load::<Table>(&mut conn)
     .unwrap();
-    assert_eq!(tables.len(), 7, "tables with a tenant_id");
+    assert_eq!(tables.len(), 8, "tables with a tenant_id");
     tables
         .iter()
         .map(|t| {
