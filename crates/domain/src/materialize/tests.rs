@@ -532,6 +532,44 @@ proptest! {
         prop_assert_eq!(grouped.duplicates(), single.duplicates());
     }
 
+    /// Storing pushes and applying their events later, in stretches cut anywhere (as a store
+    /// with a separate apply stage does), leaves the events and entities that pushing them
+    /// one by one leaves.
+    #[test]
+    fn stored_then_applied_in_any_stretches_is_pushed_one_by_one(
+        events in arb_events(),
+        shuffle in any::<u64>(),
+        cuts in prop::collection::vec(0usize..14, 0..4),
+        stretches in prop::collection::vec(0usize..16, 0..4),
+        conflict in any::<bool>(),
+    ) {
+        let batches = batches_of(&events, &permutation(events.len(), shuffle), &cuts, conflict);
+        let mut alone = MemTenant::default();
+        let outcomes: Vec<PushOutcome> =
+            batches.iter().map(|b| push_in_tx(&mut alone, b).unwrap()).collect();
+        let mut split = MemTenant::default();
+        let stored: Vec<PushOutcome> = batches
+            .iter()
+            .map(|b| store_group_in_tx(&mut split, &[b]).unwrap().remove(0))
+            .collect();
+        prop_assert_eq!(stored, outcomes);
+        prop_assert_eq!(split.events(), alone.events());
+        let all: Vec<Event> = split.events().iter().map(|s| s.event.clone()).collect();
+        let mut ends = stretches;
+        ends.push(all.len());
+        ends.sort_unstable();
+        let mut done = 0;
+        for end in ends.into_iter().map(|e| e.min(all.len())) {
+            if end > done {
+                let stretch: Vec<&Event> = all[done..end].iter().collect();
+                apply_in_tx(&mut split, Seq(done as i64), &stretch, &DuplicateRules::default())
+                    .unwrap();
+                done = end;
+            }
+        }
+        prop_assert_eq!(split.entities(), alone.entities());
+    }
+
     /// Appliers and the push never panic, whatever the data, and still converge.
     #[test]
     fn never_panics_on_arbitrary_data(
