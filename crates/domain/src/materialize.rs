@@ -90,10 +90,20 @@ fn push_together(
     batches: &[&PushBatch],
     rules: &DuplicateRules,
 ) -> Result<Vec<PushOutcome>, StoreError> {
-    let (outcomes, before, fresh) = store_together(tx, batches)?;
+    let (stored, before, fresh) = store_together(tx, batches)?;
     let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
     apply_in_tx(tx, before, &events, rules)?;
-    Ok(outcomes)
+    Ok(stored.into_iter().map(|s| s.outcome).collect())
+}
+
+/// What storing one push did ([`store_group_in_tx`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPush {
+    /// The push's outcome.
+    pub outcome: PushOutcome,
+    /// Positions in the push's `events` of those it stored, in sequence order: they have the
+    /// sequence numbers up to `outcome.head`, the last one `outcome.head`.
+    pub new: Vec<usize>,
 }
 
 /// Stores several pushes of one tenant inside one transaction, without applying them:
@@ -107,16 +117,16 @@ fn push_together(
 pub fn store_group_in_tx(
     tx: &mut dyn PushTx,
     batches: &[&PushBatch],
-) -> Result<Vec<PushOutcome>, StoreError> {
+) -> Result<Vec<StoredPush>, StoreError> {
     Ok(store_together(tx, batches)?.0)
 }
 
-/// Dedups, numbers, inserts and quarantines the events of `batches`: their outcomes, the
-/// head before them and the new events in sequence order.
+/// Dedups, numbers, inserts and quarantines the events of `batches`: what each push stored,
+/// the head before them and the new events in sequence order.
 fn store_together<'b>(
     tx: &mut dyn PushTx,
     batches: &[&'b PushBatch],
-) -> Result<(Vec<PushOutcome>, Seq, Vec<NewEvent<'b>>), StoreError> {
+) -> Result<(Vec<StoredPush>, Seq, Vec<NewEvent<'b>>), StoreError> {
     let guids: Vec<String> = batches
         .iter()
         .flat_map(|b| b.events.iter().map(|e| e.guid.clone()))
@@ -134,7 +144,8 @@ fn store_together<'b>(
             ..PushOutcome::default()
         };
         let mut new = Vec::new();
-        for event in &batch.events {
+        let mut positions = Vec::new();
+        for (position, event) in batch.events.iter().enumerate() {
             let hash = event.content_hash();
             match known.get(&event.guid) {
                 Some(h) if *h == hash => outcome.duplicates += 1,
@@ -146,6 +157,7 @@ fn store_together<'b>(
                 None => {
                     next += 1;
                     known.insert(event.guid.clone(), hash.clone());
+                    positions.push(position);
                     new.push(NewEvent {
                         seq: Seq(next),
                         event,
@@ -159,7 +171,10 @@ fn store_together<'b>(
         }
         outcome.applied = new.len() as u64;
         outcome.head = Seq(next);
-        outcomes.push(outcome);
+        outcomes.push(StoredPush {
+            outcome,
+            new: positions,
+        });
         fresh.push(new);
     }
     let fresh: Vec<NewEvent<'b>> = fresh.into_iter().flatten().collect();

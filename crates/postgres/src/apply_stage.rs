@@ -41,6 +41,9 @@ pub(crate) struct ApplyJob {
     pub(crate) up_to: Seq,
     /// Duplicate-detection rules the push's events are applied under.
     pub(crate) rules: DuplicateRules,
+    /// The push's new events, in sequence order (the last one is `up_to`), so that they need
+    /// not be read back; empty when not at hand (they are read back).
+    pub(crate) events: Vec<Event>,
 }
 
 type Applied = Result<(), StoreError>;
@@ -53,8 +56,9 @@ pub(crate) type ApplyQueue = GroupCommit<String, ApplyJob, Applied>;
 pub(crate) fn apply_queue(pool: Pool<ConnectionManager<PgConnection>>) -> Arc<ApplyQueue> {
     GroupCommit::new(move |tenant: &String, jobs: Vec<ApplyJob>| {
         let result = match pool.get() {
-            Ok(mut conn) => catch_up(&mut conn, tenant, jobs.iter().map(|j| (j.up_to, &j.rules)))
-                .map_err(Fail::into_store),
+            Ok(mut conn) => {
+                catch_up(&mut conn, tenant, jobs.iter().collect()).map_err(Fail::into_store)
+            }
             Err(e) => Err(StoreError::unavailable(e)),
         };
         match result {
@@ -65,17 +69,16 @@ pub(crate) fn apply_queue(pool: Pool<ConnectionManager<PgConnection>>) -> Arc<Ap
 }
 
 /// In one transaction, applies the tenant's stored events after its `applied` position up
-/// to the greatest position asked for. `asks` are `(position, rules)`: the events up to a
-/// position are applied under its rules (the stretch after the previous position asked for;
-/// events before every ask, stored by someone else, under the first ask's rules).
-pub(crate) fn catch_up<'r>(
+/// to the greatest position asked for. The events up to a job's position are applied under
+/// its rules (the stretch after the previous job's position; events before every job, stored
+/// by someone else, under the first job's rules).
+pub(crate) fn catch_up(
     conn: &mut PgConnection,
     tenant: &str,
-    asks: impl Iterator<Item = (Seq, &'r DuplicateRules)>,
+    mut jobs: Vec<&ApplyJob>,
 ) -> Result<(), Fail> {
-    let mut asks: Vec<(Seq, &DuplicateRules)> = asks.collect();
-    asks.sort_by_key(|(seq, _)| *seq);
-    let Some(&(last, _)) = asks.last() else {
+    jobs.sort_by_key(|j| j.up_to);
+    let Some(last) = jobs.last().map(|j| j.up_to) else {
         return Ok(());
     };
     conn.transaction(|conn| {
@@ -83,28 +86,35 @@ pub(crate) fn catch_up<'r>(
         if applied >= last {
             return Ok(());
         }
-        let stored = events_between(conn, tenant, applied, last)?;
-        let expected = usize::try_from(last.0 - applied.0).unwrap_or(usize::MAX);
-        if stored.len() != expected || stored.first().is_some_and(|e| e.seq.0 != applied.0 + 1) {
-            return Err(Fail::corrupt("a gap in the tenant's event sequence"));
-        }
-        let events: Vec<Event> = stored.into_iter().map(|s| s.event).collect();
+        let read_back;
+        let events: Vec<&Event> = match at_hand(&jobs, applied, last) {
+            Some(events) => events,
+            None => {
+                read_back = events_between(conn, tenant, applied, last)?;
+                let gap_free = read_back.len() == offset(applied, last)
+                    && read_back.first().is_none_or(|e| e.seq.0 == applied.0 + 1);
+                if !gap_free {
+                    return Err(Fail::corrupt("a gap in the tenant's event sequence"));
+                }
+                read_back.iter().map(|s| &s.event).collect()
+            }
+        };
         let mut tx = PgTx::new(conn, tenant);
         let mut done = applied;
-        let mut rest = asks.as_slice();
-        while let Some(&(_, rules)) = rest.first() {
-            // Consecutive asks under the same rules are one stretch.
-            let same = rest.iter().take_while(|(_, r)| *r == rules).count();
+        let mut rest = jobs.as_slice();
+        while let Some(first) = rest.first() {
+            // Consecutive jobs under the same rules are one stretch.
+            let same = rest.iter().take_while(|j| j.rules == first.rules).count();
             let (stretch, later) = rest.split_at(same);
             rest = later;
-            let end = stretch.last().map_or(done, |(seq, _)| *seq);
+            let end = stretch.last().map_or(done, |j| j.up_to);
             if end <= done {
                 continue;
             }
-            let from = usize::try_from(done.0 - applied.0).unwrap_or(usize::MAX);
-            let to = usize::try_from(end.0 - applied.0).unwrap_or(usize::MAX);
-            let slice: Vec<&Event> = events.get(from..to).unwrap_or_default().iter().collect();
-            apply_in_tx(&mut tx, done, &slice, rules).map_err(Fail::Store)?;
+            let slice = events
+                .get(offset(applied, done)..offset(applied, end))
+                .unwrap_or_default();
+            apply_in_tx(&mut tx, done, slice, &first.rules).map_err(Fail::Store)?;
             done = end;
         }
         diesel::sql_query("UPDATE entity_progress SET applied = $2 WHERE tenant_id = $1")
@@ -113,6 +123,27 @@ pub(crate) fn catch_up<'r>(
             .execute(conn)?;
         Ok(())
     })
+}
+
+/// Events from `from` to `to` (exclusive, inclusive) in a vector that starts after `from`.
+fn offset(from: Seq, to: Seq) -> usize {
+    usize::try_from(to.0 - from.0).unwrap_or(0)
+}
+
+/// The events `(applied, last]` from the jobs' own events, when they hold all of them.
+fn at_hand<'j>(jobs: &[&'j ApplyJob], applied: Seq, last: Seq) -> Option<Vec<&'j Event>> {
+    let mut slots: Vec<Option<&Event>> = vec![None; offset(applied, last)];
+    for job in jobs {
+        let len = i64::try_from(job.events.len()).ok()?;
+        let first = Seq(job.up_to.0 - len);
+        for (i, event) in job.events.iter().enumerate() {
+            let seq = first.0 + i as i64 + 1;
+            if seq > applied.0 {
+                *slots.get_mut(offset(applied, Seq(seq)) - 1)? = Some(event);
+            }
+        }
+    }
+    slots.into_iter().collect()
 }
 
 #[derive(QueryableByName)]
@@ -175,11 +206,12 @@ pub(crate) fn catch_up_all(conn: &mut PgConnection) -> Result<usize, Fail> {
                 DuplicateRules::default()
             }
         };
-        match catch_up(
-            conn,
-            &tenant.id,
-            std::iter::once((Seq(tenant.head), &rules)),
-        ) {
+        let job = ApplyJob {
+            up_to: Seq(tenant.head),
+            rules,
+            events: Vec::new(),
+        };
+        match catch_up(conn, &tenant.id, vec![&job]) {
             Ok(()) => done += 1,
             Err(e) => {
                 let e = e.into_store();
@@ -188,4 +220,53 @@ pub(crate) fn catch_up_all(conn: &mut PgConnection) -> Result<usize, Fail> {
         }
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::event::validate_event;
+    use serde_json::json;
+
+    fn job(up_to: i64, guids: &[&str]) -> ApplyJob {
+        let events = guids
+            .iter()
+            .map(|g| {
+                let raw = json!({"guid": g, "entityGuid": "p", "type": "x", "data": {"a": 1},
+                    "timestamp": "2024-01-01T00:00:00Z", "userId": 1});
+                validate_event(&raw).unwrap()
+            })
+            .collect();
+        ApplyJob {
+            up_to: Seq(up_to),
+            rules: DuplicateRules::default(),
+            events,
+        }
+    }
+
+    fn guids(events: Option<Vec<&Event>>) -> Option<Vec<&str>> {
+        events.map(|v| v.iter().map(|e| e.guid.as_str()).collect())
+    }
+
+    #[test]
+    fn the_jobs_own_events_serve_when_they_cover_the_range() {
+        let (a, b) = (job(2, &["e1", "e2"]), job(5, &["e4", "e5"]));
+        // Seqs 1–2 and 4–5 are at hand, 3 is not (a duplicate-only push's job holds none).
+        assert_eq!(guids(at_hand(&[&a, &b], Seq(0), Seq(5))), None);
+        let c = job(3, &["e3"]);
+        assert_eq!(
+            guids(at_hand(&[&c, &b, &a], Seq(0), Seq(5))),
+            Some(vec!["e1", "e2", "e3", "e4", "e5"])
+        );
+        // Events up to the applied position are left out.
+        assert_eq!(
+            guids(at_hand(&[&a, &c, &b], Seq(1), Seq(5))),
+            Some(vec!["e2", "e3", "e4", "e5"])
+        );
+        assert_eq!(
+            guids(at_hand(&[&a], Seq(0), Seq(2))),
+            Some(vec!["e1", "e2"])
+        );
+        assert_eq!(guids(at_hand(&[&job(4, &[])], Seq(0), Seq(4))), None);
+    }
 }

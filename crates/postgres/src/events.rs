@@ -82,7 +82,7 @@ impl EventStore for PgStore {
         // Stored with the tenant's other queued pushes (see `group_commit`), then applied
         // (see `apply_stage`); answered after both.
         let rules = batch.rules.clone();
-        let outcome = self
+        let (outcome, events) = self
             .pushes
             .submit(tenant.as_str().to_owned(), batch)
             .await
@@ -90,6 +90,7 @@ impl EventStore for PgStore {
         let job = ApplyJob {
             up_to: outcome.head,
             rules,
+            events,
         };
         self.applies
             .submit(tenant.as_str().to_owned(), job)

@@ -502,7 +502,7 @@ fn create_person(guid: &str, entity: &str, first: &str, ms: i64) -> domain::even
 
 #[test]
 fn the_applier_applies_each_ask_under_its_rules_once() {
-    use crate::apply_stage::catch_up;
+    use crate::apply_stage::{catch_up, ApplyJob};
     use domain::duplicates::{match_key, DuplicateRule, DuplicateRules, Normalize};
     use domain::materialize::store_group_in_tx;
     use domain::ports::PushBatch;
@@ -534,9 +534,15 @@ fn the_applier_applies_each_ask_under_its_rules_once() {
                 "SELECT applied AS n FROM entity_progress WHERE tenant_id = 't1'",
             )
         };
-        // Asked out of order: event 1 under `by_first`, events 2 and 3 under the default.
-        let asks = [(Seq(3), &default), (Seq(1), &by_first)];
-        catch_up(tx.connection(), "t1", asks.into_iter()).unwrap();
+        // Asked out of order: event 1 under `by_first`, events 2 and 3 under the default
+        // (the events read back: these jobs do not carry them).
+        let job = |up_to: i64, rules: &DuplicateRules| ApplyJob {
+            up_to: Seq(up_to),
+            rules: rules.clone(),
+            events: Vec::new(),
+        };
+        let (three, one) = (job(3, &default), job(1, &by_first));
+        catch_up(tx.connection(), "t1", vec![&three, &one]).unwrap();
         assert_eq!(progress(tx), 3);
         let guids = ["p1".to_owned(), "p2".to_owned(), "p3".to_owned()];
         let mut records = tx.load_entities(&guids).unwrap();
@@ -550,7 +556,7 @@ fn the_applier_applies_each_ask_under_its_rules_once() {
         assert_eq!(stored, expected);
         assert_ne!(expected[0], match_key(&records[0].entity, &default));
         // Asked again (a later push's ask, or a start-up): nothing is applied twice.
-        catch_up(tx.connection(), "t1", [(Seq(2), &by_first)].into_iter()).unwrap();
+        catch_up(tx.connection(), "t1", vec![&job(2, &by_first)]).unwrap();
         let again = tx.load_entities(&guids).unwrap();
         assert!(again.iter().all(|r| r.entity.version == 1));
         assert_eq!(progress(tx), 3);

@@ -548,12 +548,20 @@ proptest! {
         let outcomes: Vec<PushOutcome> =
             batches.iter().map(|b| push_in_tx(&mut alone, b).unwrap()).collect();
         let mut split = MemTenant::default();
-        let stored: Vec<PushOutcome> = batches
+        let stored: Vec<StoredPush> = batches
             .iter()
             .map(|b| store_group_in_tx(&mut split, &[b]).unwrap().remove(0))
             .collect();
-        prop_assert_eq!(stored, outcomes);
+        prop_assert_eq!(stored.iter().map(|s| s.outcome.clone()).collect::<Vec<_>>(), outcomes);
         prop_assert_eq!(split.events(), alone.events());
+        // `new` names each push's stored events, in sequence order.
+        let named: Vec<&Event> = stored
+            .iter()
+            .zip(&batches)
+            .flat_map(|(s, b)| s.new.iter().map(|&i| &b.events[i]))
+            .collect();
+        let kept: Vec<&Event> = split.events().iter().map(|s| &s.event).collect();
+        prop_assert_eq!(named, kept);
         let all: Vec<Event> = split.events().iter().map(|s| s.event.clone()).collect();
         let mut ends = stretches;
         ends.push(all.len());
