@@ -485,6 +485,16 @@ fn batches_of(events: &[Event], order: &[usize], cuts: &[usize], conflict: bool)
     batches
 }
 
+/// A tenant that got `batches` one push at a time, and each push's outcome.
+fn one_by_one(batches: &[PushBatch]) -> (MemTenant, Vec<PushOutcome>) {
+    let mut alone = MemTenant::default();
+    let outcomes = batches
+        .iter()
+        .map(|b| push_in_tx(&mut alone, b).unwrap())
+        .collect();
+    (alone, outcomes)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -518,9 +528,7 @@ proptest! {
         conflict in any::<bool>(),
     ) {
         let batches = batches_of(&events, &permutation(events.len(), shuffle), &cuts, conflict);
-        let mut alone = MemTenant::default();
-        let outcomes: Vec<PushOutcome> =
-            batches.iter().map(|b| push_in_tx(&mut alone, b).unwrap()).collect();
+        let (alone, outcomes) = one_by_one(&batches);
         let mut grouped = MemTenant::default();
         let group: Vec<&PushBatch> = batches.iter().collect();
         prop_assert_eq!(push_group_in_tx(&mut grouped, &group).unwrap(), outcomes);
@@ -544,9 +552,7 @@ proptest! {
         conflict in any::<bool>(),
     ) {
         let batches = batches_of(&events, &permutation(events.len(), shuffle), &cuts, conflict);
-        let mut alone = MemTenant::default();
-        let outcomes: Vec<PushOutcome> =
-            batches.iter().map(|b| push_in_tx(&mut alone, b).unwrap()).collect();
+        let (alone, outcomes) = one_by_one(&batches);
         let mut split = MemTenant::default();
         let stored: Vec<StoredPush> = batches
             .iter()
