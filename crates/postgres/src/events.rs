@@ -58,6 +58,32 @@ fn quarantined_event(
     })
 }
 
+impl PgStore {
+    /// A push's two stages, one after the other.
+    async fn store_and_apply(
+        &self,
+        tenant: String,
+        batch: PushBatch,
+    ) -> Result<PushOutcome, StoreError> {
+        let rules = batch.rules.clone();
+        let (outcome, events) = self
+            .pushes
+            .submit(tenant.clone(), batch)
+            .await
+            .map_err(StoreError::internal)??;
+        let job = ApplyJob {
+            up_to: outcome.head,
+            rules,
+            events,
+        };
+        self.applies
+            .submit(tenant, job)
+            .await
+            .map_err(StoreError::internal)??;
+        Ok(outcome)
+    }
+}
+
 /// The tenant's events with seq in `(after, last]`, in seq order.
 pub(crate) fn events_between(
     conn: &mut PgConnection,
@@ -80,23 +106,14 @@ pub(crate) fn events_between(
 impl EventStore for PgStore {
     async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, StoreError> {
         // Stored with the tenant's other queued pushes (see `group_commit`), then applied
-        // (see `apply_stage`); answered after both.
-        let rules = batch.rules.clone();
-        let (outcome, events) = self
-            .pushes
-            .submit(tenant.as_str().to_owned(), batch)
+        // (see `apply_stage`); answered after both. As a task of its own: a caller that
+        // stops waiting (a client gone) must not leave stored events unapplied until the
+        // tenant's next push.
+        let store = self.clone();
+        let tenant = tenant.as_str().to_owned();
+        tokio::spawn(async move { store.store_and_apply(tenant, batch).await })
             .await
-            .map_err(StoreError::internal)??;
-        let job = ApplyJob {
-            up_to: outcome.head,
-            rules,
-            events,
-        };
-        self.applies
-            .submit(tenant.as_str().to_owned(), job)
-            .await
-            .map_err(StoreError::internal)??;
-        Ok(outcome)
+            .map_err(StoreError::internal)?
     }
 
     async fn pull(

@@ -70,7 +70,7 @@ fn unapply(db: &TestDb, id: &str) {
 fn applied(db: &TestDb, id: &str) -> i64 {
     crate::db::count(
         &mut db.conn(),
-        "SELECT applied AS n FROM entity_progress WHERE tenant_id = $1",
+        "SELECT COALESCE((SELECT applied FROM entity_progress WHERE tenant_id = $1), 0) AS n",
         id,
     )
 }
@@ -155,4 +155,50 @@ async fn two_instances_pushing_one_tenant_converge() {
     assert_eq!(expected.len(), 12);
     assert_eq!(entities(&one, "t1").await, expected);
     assert_eq!(applied(&db, "t1"), 256);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_given_up_by_its_caller_is_still_applied() {
+    let (db, store) = crate::test_db!();
+    create_tenant(&store, "t1", "One").await;
+    let head = || {
+        crate::db::count(
+            &mut db.conn(),
+            "SELECT head AS n FROM configs WHERE id = $1",
+            "t1",
+        )
+    };
+    // Each round's caller stops waiting at another moment of its push (a client that
+    // disconnects): what was stored is applied all the same, with no later push to catch
+    // it up.
+    for round in 0..12_u64 {
+        let b = batch(
+            (0..50_i64)
+                .map(|n| {
+                    let g = format!("e{round}-{n}");
+                    ev(&g, &format!("p{round}-{n}"), "create-individual", 1_000 + n)
+                })
+                .collect(),
+        );
+        let t1 = tenant("t1");
+        let wait = std::time::Duration::from_micros(700 * round);
+        let _ = tokio::time::timeout(wait, store.push(&t1, b)).await;
+        // Settled: the head has not moved for 150 ms.
+        let mut last = -1;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            let now = head();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        assert_eq!(applied(&db, "t1"), last, "round {round}");
+    }
+    let count = crate::db::count(
+        &mut db.conn(),
+        "SELECT COUNT(*) AS n FROM entities WHERE tenant_id = $1",
+        "t1",
+    );
+    assert_eq!(count, head());
 }
