@@ -125,7 +125,8 @@ pub(crate) fn catch_up(
     })
 }
 
-/// Events from `from` to `to` (exclusive, inclusive) in a vector that starts after `from`.
+/// How many events lie in `(from, to]`: in a vector of the events after `from`, where
+/// those after `to` start.
 fn offset(from: Seq, to: Seq) -> usize {
     usize::try_from(to.0 - from.0).unwrap_or(0)
 }
