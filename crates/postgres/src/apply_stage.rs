@@ -11,8 +11,9 @@
 //! that include it.
 //!
 //! The applier always catches up: it applies every stored event after `applied` up to the
-//! position asked for, read back from `events`, whoever stored them (another server
-//! instance, or a push whose apply failed). Events are never applied twice nor out of order:
+//! position asked for, whoever stored them (another server instance, or a push whose apply
+//! failed): each push hands over its own new events, and the applier reads the events back
+//! from `events` when those do not cover the whole stretch. Events are never applied twice nor out of order:
 //! `applied` moves only in the transaction that applied the events before it. Should an
 //! apply fail, its push fails (its events are stored: a retry finds them duplicates) and the
 //! next apply of the tenant, or [`catch_up_all`] at start-up, applies them.
@@ -113,7 +114,7 @@ pub(crate) fn catch_up(
             }
             let slice = events
                 .get(offset(applied, done)..offset(applied, end))
-                .unwrap_or_default();
+                .ok_or_else(|| Fail::corrupt("an apply stretch outside the stored events"))?;
             apply_in_tx(&mut tx, done, slice, &first.rules).map_err(Fail::Store)?;
             done = end;
         }
