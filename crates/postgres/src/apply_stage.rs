@@ -20,6 +20,7 @@
 
 use crate::error::Fail;
 use crate::events::events_between;
+use crate::prepared::{prepared, Prepared, Val};
 use crate::push_tx::PgTx;
 use diesel::r2d2::{ConnectionManager, Pool};
 use diesel::sql_types::{BigInt, Jsonb, Text};
@@ -118,10 +119,7 @@ pub(crate) fn catch_up(
             apply_in_tx(&mut tx, done, slice, &first.rules).map_err(Fail::Store)?;
             done = end;
         }
-        diesel::sql_query("UPDATE entity_progress SET applied = $2 WHERE tenant_id = $1")
-            .bind::<Text, _>(tenant)
-            .bind::<BigInt, _>(done.0)
-            .execute(conn)?;
+        SetApplied::with(vec![Val::Text(tenant), Val::BigInt(done.0)]).execute(conn)?;
         Ok(())
     })
 }
@@ -148,6 +146,11 @@ fn at_hand<'j>(jobs: &[&'j ApplyJob], applied: Seq, last: Seq) -> Option<Vec<&'j
     slots.into_iter().collect()
 }
 
+// The statements every apply runs, kept prepared (`diesel::sql_query` is parsed anew on
+// every execution).
+prepared!(LockProgress = "SELECT applied FROM entity_progress WHERE tenant_id = $1 FOR UPDATE");
+prepared!(SetApplied = "UPDATE entity_progress SET applied = $2 WHERE tenant_id = $1");
+
 #[derive(QueryableByName)]
 struct Progress {
     #[diesel(sql_type = BigInt)]
@@ -157,10 +160,7 @@ struct Progress {
 /// The tenant's applied position, its row locked (created at 0 for a tenant that has none
 /// yet); `NotFound` once the tenant is gone.
 fn lock_progress(conn: &mut PgConnection, tenant: &str) -> Result<Seq, Fail> {
-    let select = || {
-        diesel::sql_query("SELECT applied FROM entity_progress WHERE tenant_id = $1 FOR UPDATE")
-            .bind::<Text, _>(tenant)
-    };
+    let select = || LockProgress::with(vec![Val::Text(tenant)]);
     if let Some(p) = select().get_result::<Progress>(conn).optional()? {
         return Ok(Seq(p.applied));
     }

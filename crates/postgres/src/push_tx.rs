@@ -92,6 +92,8 @@ prepared!(EventsReferencing = EVENTS_REFERENCING_SQL);
 prepared!(ExistingHashes = EXISTING_HASHES_SQL);
 prepared!(MatchKeyProbes = MATCH_KEY_PROBES_SQL);
 prepared!(UpsertEntities = UPSERT_ENTITIES_SQL);
+// Once per group: a diesel `update` was parsed again on every execution.
+prepared!(SetHead = "UPDATE configs SET head = $2 WHERE id = $1");
 
 /// A stored event's guid and content hash.
 #[derive(QueryableByName)]
@@ -415,11 +417,8 @@ impl PushTx for PgTx<'_> {
             .from_insertable(&rows)
             .execute(self.conn))?;
         if let Some(last) = events.iter().map(|n| n.seq.0).max() {
-            db(
-                diesel::update(configs::table.filter(configs::id.eq(self.tenant)))
-                    .set(configs::head.eq(last))
-                    .execute(self.conn),
-            )?;
+            let vals = vec![Val::Text(self.tenant), Val::BigInt(last)];
+            db(SetHead::with(vals).execute(self.conn))?;
             if self.locked_head.is_some() {
                 self.locked_head = Some(Seq(last));
             }
