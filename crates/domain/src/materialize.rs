@@ -1,4 +1,5 @@
-//! The push algorithm, run by every store inside its transaction for one tenant.
+//! The push algorithm, run by every store inside its transaction for one tenant — or, split
+//! after step 2, in two transactions ([`store_group_in_tx`], then [`apply_in_tx`]).
 //!
 //! 1. Dedup by `(tenant, guid)` + content hash: same content → duplicate, other content →
 //!    `EVENT_GUID_CONFLICT` (also for repeats inside the batch).

@@ -1,6 +1,8 @@
 //! [`ConfigStore`]: program configs, which are also the tenant rows (with the event head).
 
+use crate::apply_stage::LockProgress;
 use crate::error::Fail;
+use crate::prepared::{Prepared, Val};
 use crate::schema::{configs, entities, event_refs, events};
 use crate::sql::{count, instant, limit, offset, opt_instant};
 use crate::PgStore;
@@ -242,11 +244,7 @@ impl ConfigStore for PgStore {
             }
             // Then its apply position, FOR UPDATE: an apply in progress (see `apply_stage`)
             // finishes before, so no entity it writes outlives the purge.
-            diesel::sql_query(
-                "SELECT applied FROM entity_progress WHERE tenant_id = $1 FOR UPDATE",
-            )
-            .bind::<diesel::sql_types::Text, _>(&id)
-            .execute(conn)?;
+            LockProgress::with(vec![Val::Text(&id)]).execute(conn)?;
             diesel::delete(events::table.filter(events::tenant_id.eq(&id))).execute(conn)?;
             diesel::delete(event_refs::table.filter(event_refs::tenant_id.eq(&id)))
                 .execute(conn)?;

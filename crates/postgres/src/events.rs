@@ -1,4 +1,5 @@
-//! [`EventStore`]: the atomic push, pulls by sequence, event queries, quarantine.
+//! [`EventStore`]: the push (stored, then applied: `group_commit`, `apply_stage`), pulls by
+//! sequence, event queries, quarantine.
 
 use crate::apply_stage::ApplyJob;
 use crate::error::Fail;

@@ -49,9 +49,11 @@ impl Default for PgOptions {
 
 /// Every storage port on one PostgreSQL database, through one r2d2 pool.
 ///
-/// Pushes of one tenant are serialised by the row lock on its `configs` row (taken first in
-/// the push transaction), so sequence order is commit order; concurrent pushes of a tenant
-/// share transactions (see `group_commit`); pushes of different tenants run in parallel.
+/// A push is stored in one transaction, serialised per tenant by the row lock on its
+/// `configs` row (taken first), so sequence order is commit order, and applied to the
+/// entities in a second one under the tenant's `entity_progress` row (see `group_commit`
+/// and `apply_stage`); concurrent pushes of a tenant share those transactions; pushes of
+/// different tenants run in parallel.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
