@@ -572,3 +572,22 @@ fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     }
     diesel::sql_query(sql).get_result::<N>(conn).unwrap().n
 }
+
+/// The key columns of the push's B-trees compare bytewise (migration `bytewise_keys`):
+/// fails when a later migration recreates one of them under the database's collation.
+#[test]
+fn push_key_columns_compare_bytewise() {
+    with_tx(|tx| {
+        let bytewise = count(
+            tx.connection(),
+            "SELECT count(*) AS n FROM pg_attribute a \
+             JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_collation l ON l.oid = a.attcollation \
+             WHERE c.relnamespace = current_schema()::regnamespace AND l.collname = 'C' \
+             AND (c.relname, a.attname) IN (('events', 'tenant_id'), ('events', 'guid'), \
+             ('events', 'type'), ('event_refs', 'tenant_id'), ('event_refs', 'entity_guid'), \
+             ('entities', 'tenant_id'), ('entities', 'guid'), ('entities', 'match_key'))",
+        );
+        assert_eq!(bytewise, 8);
+    });
+}
