@@ -26,7 +26,7 @@ use domain::event::{ContentHash, Event, Rejection};
 use domain::ports::{EntityTx, NewEvent, PushTx};
 use domain::time::Timestamp;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Records of the guids `$2` of tenant `$1` (one primary-key lookup each).
 pub(crate) const LOAD_ENTITIES_SQL: &str = concat!(
@@ -62,35 +62,51 @@ pub(crate) const MATCH_KEY_PROBES_SQL: &str = "SELECT p.ord AS ord, c.guid AS gu
      AND e.match_key = p.key AND e.match_key IS NOT NULL AND NOT e.deleted \
      AND e.guid <> p.except_guid LIMIT $4) c";
 
-/// Inserts or replaces the records given column by column (`$2` guids … `$15` match keys,
-/// JSON as text) in tenant `$1`. One statement of fixed text for any number of records: a
-/// multi-row `INSERT … VALUES` had one text per row count, so PostgreSQL parsed and planned
-/// its 15 parameters per row again on every push (parse + bind were half of the statement's
-/// time in a push's statement log, under the tenant lock).
-pub(crate) const UPSERT_ENTITIES_SQL: &str = "INSERT INTO entities (tenant_id, guid, kind, \
-     name, version, data, member_ids, parent_ids, external_id, entity_name, last_updated, \
-     last_key_ts, last_key_guid, deleted, match_key) \
-     SELECT $1, r.guid, r.kind, r.name, r.version, r.data::jsonb, r.member_ids::jsonb, \
-     r.parent_ids::jsonb, r.external_id, r.entity_name, r.last_updated, r.last_key_ts, \
-     r.last_key_guid, r.deleted, r.match_key \
-     FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], \
-     $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], \
-     $14::boolean[], $15::text[]) AS r(guid, kind, name, version, data, member_ids, \
-     parent_ids, external_id, entity_name, last_updated, last_key_ts, last_key_guid, deleted, \
-     match_key) \
-     ON CONFLICT (tenant_id, guid) DO UPDATE SET kind = excluded.kind, \
+/// Inserts the records given column by column (`$2` guids … `$15` match keys, JSON as
+/// text) in tenant `$1`. One statement of fixed text for any number of records: a multi-row
+/// `INSERT … VALUES` had one text per row count, so PostgreSQL parsed and planned its 15
+/// parameters per row again on every push (parse + bind were half of the statement's time in
+/// a push's statement log, under the tenant lock).
+macro_rules! insert_entities_sql {
+    () => {
+        "INSERT INTO entities (tenant_id, guid, kind, \
+         name, version, data, member_ids, parent_ids, external_id, entity_name, last_updated, \
+         last_key_ts, last_key_guid, deleted, match_key) \
+         SELECT $1, r.guid, r.kind, r.name, r.version, r.data::jsonb, r.member_ids::jsonb, \
+         r.parent_ids::jsonb, r.external_id, r.entity_name, r.last_updated, r.last_key_ts, \
+         r.last_key_guid, r.deleted, r.match_key \
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], \
+         $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::text[], \
+         $14::boolean[], $15::text[]) AS r(guid, kind, name, version, data, member_ids, \
+         parent_ids, external_id, entity_name, last_updated, last_key_ts, last_key_guid, \
+         deleted, match_key)"
+    };
+}
+
+/// Inserts records this transaction found absent: no conflict is possible (the tenant's
+/// entities are written only under its apply lock, which this transaction holds), so none
+/// is checked for — an `ON CONFLICT` insert first probes the key and then inserts
+/// speculatively, confirming each row with a WAL record of its own.
+pub(crate) const INSERT_ENTITIES_SQL: &str = insert_entities_sql!();
+
+/// Inserts or replaces the records (those that exist, or might).
+pub(crate) const UPSERT_ENTITIES_SQL: &str = concat!(
+    insert_entities_sql!(),
+    " ON CONFLICT (tenant_id, guid) DO UPDATE SET kind = excluded.kind, \
      name = excluded.name, version = excluded.version, data = excluded.data, \
      member_ids = excluded.member_ids, parent_ids = excluded.parent_ids, \
      external_id = excluded.external_id, entity_name = excluded.entity_name, \
      last_updated = excluded.last_updated, last_key_ts = excluded.last_key_ts, \
      last_key_guid = excluded.last_key_guid, deleted = excluded.deleted, \
-     match_key = excluded.match_key";
+     match_key = excluded.match_key"
+);
 
 // The push's batch reads and its entity upsert, each kept prepared (`prepared::Prepared`).
 prepared!(LoadEntities = LOAD_ENTITIES_SQL);
 prepared!(EventsReferencing = EVENTS_REFERENCING_SQL);
 prepared!(ExistingHashes = EXISTING_HASHES_SQL);
 prepared!(MatchKeyProbes = MATCH_KEY_PROBES_SQL);
+prepared!(InsertEntities = INSERT_ENTITIES_SQL);
 prepared!(UpsertEntities = UPSERT_ENTITIES_SQL);
 // Once per group: a diesel `update` was parsed again on every execution.
 prepared!(SetHead = "UPDATE configs SET head = $2 WHERE id = $1");
@@ -121,6 +137,9 @@ pub(crate) struct PgTx<'c> {
     /// transaction holds the tenant's row lock nothing else changes it, so later reads of
     /// the head need no round trip.
     locked_head: Option<Seq>,
+    /// Entities [`EntityTx::load_entities`] asked for and did not find, and not saved since:
+    /// [`EntityTx::save_entities`] inserts these without a conflict check.
+    absent: HashSet<String>,
 }
 
 impl<'c> PgTx<'c> {
@@ -131,6 +150,7 @@ impl<'c> PgTx<'c> {
             conn,
             tenant,
             locked_head: None,
+            absent: HashSet::new(),
         }
     }
 
@@ -152,9 +172,15 @@ impl EntityTx for PgTx<'_> {
         }
         let vals = vec![Val::Text(self.tenant), Val::Texts(guids)];
         let rows = db(LoadEntities::with(vals).load::<EntityRow>(self.conn))?;
-        rows.into_iter()
+        let records = rows
+            .into_iter()
             .map(|r| r.into_record().map_err(crate::error::Fail::into_store))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        self.absent.extend(guids.iter().cloned());
+        for r in &records {
+            self.absent.remove(&r.entity.guid);
+        }
+        Ok(records)
     }
 
     fn events_referencing(
@@ -177,56 +203,18 @@ impl EntityTx for PgTx<'_> {
     }
 
     fn save_entities(&mut self, records: &[EntityRecord]) -> Result<(), StoreError> {
-        if records.is_empty() {
-            return Ok(());
+        let (new, known): (Vec<&EntityRecord>, Vec<&EntityRecord>) = records
+            .iter()
+            .partition(|r| self.absent.contains(&r.entity.guid));
+        if !new.is_empty() {
+            write_entities::<InsertEntities>(self.conn, self.tenant, &new)?;
+            for r in &new {
+                self.absent.remove(&r.entity.guid);
+            }
         }
-        let mut data = Vec::with_capacity(records.len());
-        let mut members = Vec::with_capacity(records.len());
-        let mut parents = Vec::with_capacity(records.len());
-        for r in records {
-            data.push(serde_json::to_string(&r.entity.data).map_err(StoreError::internal)?);
-            members
-                .push(serde_json::to_string(&r.entity.member_ids).map_err(StoreError::internal)?);
-            parents.push(serde_json::to_string(&r.parent_ids).map_err(StoreError::internal)?);
+        if !known.is_empty() {
+            write_entities::<UpsertEntities>(self.conn, self.tenant, &known)?;
         }
-        let col = |f: fn(&EntityRecord) -> &str| records.iter().map(f).collect::<Vec<_>>();
-        let opt = |f: fn(&EntityRecord) -> Option<&str>| records.iter().map(f).collect::<Vec<_>>();
-        let int = |f: fn(&EntityRecord) -> i64| records.iter().map(f).collect::<Vec<_>>();
-        let (guids, kinds, names, key_guids) = (
-            col(|r| &r.entity.guid),
-            col(|r| r.entity.kind.as_str()),
-            col(|r| &r.entity.name),
-            col(|r| &r.last_key.guid),
-        );
-        let (external_ids, entity_names, match_keys) = (
-            opt(|r| r.entity.external_id.as_deref()),
-            opt(|r| r.entity.entity_name()),
-            opt(|r| r.match_key.as_deref()),
-        );
-        let (versions, last_updated, key_ts) = (
-            int(|r| r.entity.version),
-            int(|r| r.entity.last_updated.millis()),
-            int(|r| r.last_key.timestamp.millis()),
-        );
-        let deleted: Vec<bool> = records.iter().map(|r| r.deleted).collect();
-        let vals = vec![
-            Val::Text(self.tenant),
-            Val::Strs(&guids),
-            Val::Strs(&kinds),
-            Val::Strs(&names),
-            Val::BigInts(&versions),
-            Val::Texts(&data),
-            Val::Texts(&members),
-            Val::Texts(&parents),
-            Val::OptStrs(&external_ids),
-            Val::OptStrs(&entity_names),
-            Val::BigInts(&last_updated),
-            Val::BigInts(&key_ts),
-            Val::Strs(&key_guids),
-            Val::Bools(&deleted),
-            Val::OptStrs(&match_keys),
-        ];
-        db(UpsertEntities::with(vals).execute(self.conn))?;
         Ok(())
     }
 
@@ -452,4 +440,60 @@ impl PushTx for PgTx<'_> {
         }
         Ok(())
     }
+}
+
+/// Writes `records` in tenant `tenant` with statement `S` (an entity insert or upsert).
+fn write_entities<S: Prepared>(
+    conn: &mut PgConnection,
+    tenant: &str,
+    records: &[&EntityRecord],
+) -> Result<(), StoreError> {
+    let mut data = Vec::with_capacity(records.len());
+    let mut members = Vec::with_capacity(records.len());
+    let mut parents = Vec::with_capacity(records.len());
+    for r in records {
+        data.push(serde_json::to_string(&r.entity.data).map_err(StoreError::internal)?);
+        members.push(serde_json::to_string(&r.entity.member_ids).map_err(StoreError::internal)?);
+        parents.push(serde_json::to_string(&r.parent_ids).map_err(StoreError::internal)?);
+    }
+    let col = |f: fn(&EntityRecord) -> &str| records.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let opt =
+        |f: fn(&EntityRecord) -> Option<&str>| records.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let int = |f: fn(&EntityRecord) -> i64| records.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let (guids, kinds, names, key_guids) = (
+        col(|r| &r.entity.guid),
+        col(|r| r.entity.kind.as_str()),
+        col(|r| &r.entity.name),
+        col(|r| &r.last_key.guid),
+    );
+    let (external_ids, entity_names, match_keys) = (
+        opt(|r| r.entity.external_id.as_deref()),
+        opt(|r| r.entity.entity_name()),
+        opt(|r| r.match_key.as_deref()),
+    );
+    let (versions, last_updated, key_ts) = (
+        int(|r| r.entity.version),
+        int(|r| r.entity.last_updated.millis()),
+        int(|r| r.last_key.timestamp.millis()),
+    );
+    let deleted: Vec<bool> = records.iter().map(|r| r.deleted).collect();
+    let vals = vec![
+        Val::Text(tenant),
+        Val::Strs(&guids),
+        Val::Strs(&kinds),
+        Val::Strs(&names),
+        Val::BigInts(&versions),
+        Val::Texts(&data),
+        Val::Texts(&members),
+        Val::Texts(&parents),
+        Val::OptStrs(&external_ids),
+        Val::OptStrs(&entity_names),
+        Val::BigInts(&last_updated),
+        Val::BigInts(&key_ts),
+        Val::Strs(&key_guids),
+        Val::Bools(&deleted),
+        Val::OptStrs(&match_keys),
+    ];
+    db(S::with(vals).execute(conn))?;
+    Ok(())
 }
