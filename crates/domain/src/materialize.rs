@@ -93,7 +93,9 @@ fn push_together(
 ) -> Result<Vec<PushOutcome>, StoreError> {
     let (stored, before, fresh) = store_together(tx, batches)?;
     let events: Vec<&Event> = fresh.iter().map(|n| n.event).collect();
-    apply_in_tx(tx, before, &events, rules)?;
+    // The refs computed for storing the events serve applying them.
+    let refs: Vec<Vec<String>> = fresh.into_iter().map(|n| n.refs).collect();
+    apply_with_refs(tx, before, &events, &refs, rules)?;
     Ok(stored.into_iter().map(|s| s.outcome).collect())
 }
 
@@ -208,9 +210,20 @@ pub fn apply_in_tx(
     rules: &DuplicateRules,
 ) -> Result<(), StoreError> {
     let refs: Vec<Vec<String>> = events.iter().map(|e| event_refs(e)).collect();
+    apply_with_refs(tx, before, events, &refs, rules)
+}
+
+/// [`apply_in_tx`] with each event's refs (`event_refs`) already at hand.
+fn apply_with_refs(
+    tx: &mut dyn EntityTx,
+    before: Seq,
+    events: &[&Event],
+    refs: &[Vec<String>],
+    rules: &DuplicateRules,
+) -> Result<(), StoreError> {
     let pending = events.iter().map(|e| e.guid.clone()).collect();
     let up_to = Seq(before.0 + events.len() as i64);
-    Materializer::new(tx, before, up_to, pending).run(events, &refs, rules)
+    Materializer::new(tx, before, up_to, pending).run(events, refs, rules)
 }
 
 /// Per-batch cache of entity records over the transaction.

@@ -176,9 +176,13 @@ impl EntityTx for PgTx<'_> {
             .into_iter()
             .map(|r| r.into_record().map_err(crate::error::Fail::into_store))
             .collect::<Result<Vec<_>, _>>()?;
-        self.absent.extend(guids.iter().cloned());
-        for r in &records {
-            self.absent.remove(&r.entity.guid);
+        let found: HashSet<&str> = records.iter().map(|r| r.entity.guid.as_str()).collect();
+        for guid in guids {
+            if found.contains(guid.as_str()) {
+                self.absent.remove(guid);
+            } else {
+                self.absent.insert(guid.clone());
+            }
         }
         Ok(records)
     }
