@@ -13,6 +13,11 @@ pub const MAX_GUID_CHARS: usize = 128;
 pub const MAX_TYPE_CHARS: usize = 64;
 /// Maximum size of `data`, serialized, in bytes.
 pub const MAX_DATA_BYTES: usize = 256 * 1024;
+/// Maximum length of `data.entityName` (the entity form's name), in characters. Not in SPEC
+/// §3.1: the form name is indexed with the entities, and a database rejects an index entry
+/// past a few KiB (PostgreSQL: 2,704 bytes), which would fail the event's application — on
+/// PostgreSQL after it was stored, blocking every later push of the tenant.
+pub const MAX_ENTITY_NAME_CHARS: usize = 128;
 
 /// How far an event has travelled: 0 local, 1 on the server, 2 from/to an external system.
 #[derive(
@@ -149,7 +154,8 @@ pub enum RejectCode {
     InvalidEntityGuid,
     /// `type` missing, empty, longer than 64 characters or not `^[a-z0-9][a-z0-9._-]*$`.
     InvalidType,
-    /// `data` missing, not an object, or an empty object.
+    /// `data` missing, not an object, an empty object, holding a NUL character, or with a
+    /// `data.entityName` longer than 128 characters.
     InvalidData,
     /// `data` serializes to more than 256 KiB.
     DataTooLarge,
@@ -327,6 +333,17 @@ pub fn validate_event(raw: &Value) -> Result<Event, Rejection> {
             raw,
             RejectCode::InvalidData,
             "data must not contain NUL characters",
+        ));
+    }
+    if data
+        .get("entityName")
+        .and_then(Value::as_str)
+        .is_some_and(|name| name.chars().count() > MAX_ENTITY_NAME_CHARS)
+    {
+        return Err(reject(
+            raw,
+            RejectCode::InvalidData,
+            "data.entityName must be at most 128 characters",
         ));
     }
     if serialized.is_empty() || serialized.len() > MAX_DATA_BYTES {
@@ -517,6 +534,28 @@ mod tests {
             }),
             RejectCode::InvalidData
         );
+        assert_eq!(
+            code_of(|m| {
+                m.insert(
+                    "data".into(),
+                    json!({"entityName": "é".repeat(MAX_ENTITY_NAME_CHARS + 1)}),
+                );
+            }),
+            RejectCode::InvalidData
+        );
+        // At the limit, counted in characters (not bytes), and names that are not strings.
+        for name in [
+            json!("é".repeat(MAX_ENTITY_NAME_CHARS)),
+            json!(7),
+            json!(["x"]),
+        ] {
+            assert!(
+                validate_event(&json!({"guid": "g", "entityGuid": "e", "type": "t",
+                "data": {"entityName": name}, "timestamp": "2024-01-01T00:00:00Z",
+                "userId": 1}))
+                .is_ok()
+            );
+        }
         // The six characters `\u0000` in a string are ordinary text.
         assert!(
             validate_event(&json!({"guid": "g", "entityGuid": "e", "type": "t",

@@ -19,7 +19,6 @@ use domain::ports::{
 };
 use domain::tenant::TenantId;
 use domain::time::Timestamp;
-use serde_json::Value;
 
 /// Events of tenant `$1` that reference entity `$2` and have it as `entityGuid`, with seq
 /// after `$3`: a range of `event_refs`' key, then each event by primary key (`LATERAL` keeps
@@ -44,14 +43,14 @@ pub(crate) const ENTITY_EVENTS_SQL: &str = concat!(
     " ORDER BY e.ts, e.guid LIMIT $4"
 );
 
-type QuarantineRow = (i64, Value, String, String, i64, Option<String>);
+type QuarantineRow = (i64, String, String, String, i64, Option<String>);
 
 fn quarantined_event(
     (id, raw, code, error, received_at, pushed_by): QuarantineRow,
 ) -> Result<QuarantinedEvent, Fail> {
     Ok(QuarantinedEvent {
         id,
-        raw,
+        raw: serde_json::from_str(&raw).map_err(|_| Fail::corrupt("quarantined event"))?,
         code: RejectCode::parse(&code).ok_or_else(|| Fail::corrupt("reject code"))?,
         error,
         received_at: instant(received_at)?,

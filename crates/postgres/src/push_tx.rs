@@ -425,9 +425,17 @@ impl PushTx for PgTx<'_> {
         pushed_by: Option<&str>,
     ) -> Result<(), StoreError> {
         for chunk in rejected.chunks(INSERT_ROWS) {
+            // As JSON text: JSONB cannot hold the NUL characters an event is often
+            // quarantined for.
+            let raws = chunk
+                .iter()
+                .map(|(raw, _)| serde_json::to_string(raw))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::internal)?;
             let rows: Vec<_> = chunk
                 .iter()
-                .map(|(raw, why)| {
+                .zip(&raws)
+                .map(|((_, why), raw)| {
                     (
                         quarantine::tenant_id.eq(self.tenant),
                         quarantine::raw.eq(raw),

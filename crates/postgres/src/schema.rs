@@ -83,7 +83,7 @@ diesel::table! {
     quarantine (id) {
         id -> BigInt,
         tenant_id -> Text,
-        raw -> Jsonb,
+        raw -> Text,
         code -> Text,
         error -> Text,
         received_at -> BigInt,

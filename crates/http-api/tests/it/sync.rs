@@ -14,6 +14,7 @@ crate::on_both_backends!(
     tenant_matrix_and_guid_reuse_across_tenants,
     entities_and_duplicates_routes,
     audit_logs_and_quarantine,
+    poison_events_are_kept_and_block_nothing,
 );
 
 async fn audit_logs_and_quarantine(s: &TestServer) {
@@ -67,6 +68,63 @@ async fn audit_logs_and_quarantine(s: &TestServer) {
     let q = s.get("/api/sync/rejected?configId=prog", &admin).await.body;
     assert_eq!(q["events"][0]["code"], "INVALID_ENTITY_GUID");
     assert_eq!(q["events"][0]["event"]["guid"], "bad");
+}
+
+/// Events the database could not store or index as sent (a NUL character in `data`, a form
+/// name too long for an index entry) are quarantined intact; the rest of the push, and every
+/// later push of the tenant, goes through.
+async fn poison_events_are_kept_and_block_nothing(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.create_config(&admin, "prog").await;
+    let ts = "2024-01-01T00:00:00Z";
+    let long_name = event(
+        "long",
+        "p1",
+        "create-individual",
+        json!({"entityName": "x".repeat(4_000)}),
+        ts,
+    );
+    let nul = event(
+        "nul",
+        "p2",
+        "create-individual",
+        json!({"n": "a\u{0}b"}),
+        ts,
+    );
+    let good = event("good", "p3", "create-individual", json!({"n": "A"}), ts);
+    let out = s.push(&admin, "prog", vec![long_name, nul, good]).await;
+    assert_eq!(
+        (out["applied"].as_u64(), out["failed"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let errors: Vec<(&str, &str)> = out["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["guid"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors, [("long", "INVALID_DATA"), ("nul", "INVALID_DATA")]);
+    let later = event("later", "p4", "create-individual", json!({"n": "B"}), ts);
+    assert_eq!(s.push(&admin, "prog", vec![later]).await["applied"], 1);
+    for guid in ["p3", "p4"] {
+        let r = s
+            .get(&format!("/api/entities/{guid}?configId=prog"), &admin)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    let q = s.get("/api/sync/rejected?configId=prog", &admin).await.body;
+    let kept: Vec<&Value> = q["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["event"])
+        .collect();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(
+        kept[0]["data"]["entityName"].as_str().map(str::len),
+        Some(4_000)
+    );
+    assert_eq!(kept[1]["data"]["n"], "a\u{0}b");
 }
 
 fn guids(events: &[Value]) -> BTreeSet<String> {
