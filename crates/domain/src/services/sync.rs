@@ -284,10 +284,15 @@ impl SyncService {
         let after = match since {
             Since::Start => Seq(0),
             Since::After(seq) => seq,
-            Since::Timestamp(at) => match self.events.first_seq_at_or_after(&tenant, at).await? {
-                Some(first) => Seq(first.0 - 1),
-                None => self.events.head(&tenant).await?,
-            },
+            Since::Timestamp(at) => {
+                // The head is read first: an event committed between the two reads then lies
+                // after it and is served, where a head read second could count it and skip it.
+                let head = self.events.head(&tenant).await?;
+                match self.events.first_seq_at_or_after(&tenant, at).await? {
+                    Some(first) => Seq(first.0 - 1),
+                    None => head,
+                }
+            }
         };
         let mut page = self.events.pull(&tenant, after, limit + 1).await?;
         let more = page.len() > limit as usize;
