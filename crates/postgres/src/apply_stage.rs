@@ -157,16 +157,18 @@ struct Progress {
     applied: i64,
 }
 
-/// The tenant's applied position, its row locked (created at 0 for a tenant that has none
-/// yet); `NotFound` once the tenant is gone.
+/// The tenant's applied position, its row locked (created, for a tenant that has none yet,
+/// where its sequence starts: 0, or the head a purged tenant of its id left); `NotFound` once
+/// the tenant is gone.
 fn lock_progress(conn: &mut PgConnection, tenant: &str) -> Result<Seq, Fail> {
     let select = || LockProgress::with(vec![Val::Text(tenant)]);
     if let Some(p) = select().get_result::<Progress>(conn).optional()? {
         return Ok(Seq(p.applied));
     }
     diesel::sql_query(
-        "INSERT INTO entity_progress (tenant_id, applied) SELECT id, 0 FROM configs \
-         WHERE id = $1 ON CONFLICT DO NOTHING",
+        "INSERT INTO entity_progress (tenant_id, applied) SELECT c.id, COALESCE(r.head, 0) \
+         FROM configs c LEFT JOIN retired_heads r ON r.id = c.id WHERE c.id = $1 \
+         ON CONFLICT DO NOTHING",
     )
     .bind::<Text, _>(tenant)
     .execute(conn)?;
@@ -195,8 +197,10 @@ struct Behind {
 /// The tenants behind cannot be listed.
 pub(crate) fn catch_up_all(conn: &mut PgConnection) -> Result<usize, Fail> {
     let behind: Vec<Behind> = diesel::sql_query(
-        "SELECT c.id, c.head, c.document FROM configs c LEFT JOIN entity_progress p \
-         ON p.tenant_id = c.id WHERE c.head > COALESCE(p.applied, 0)",
+        "SELECT c.id, c.head, c.document FROM configs c \
+         LEFT JOIN entity_progress p ON p.tenant_id = c.id \
+         LEFT JOIN retired_heads r ON r.id = c.id \
+         WHERE c.head > COALESCE(p.applied, r.head, 0)",
     )
     .load(conn)?;
     let mut done = 0;

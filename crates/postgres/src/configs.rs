@@ -111,10 +111,12 @@ impl ConfigStore for PgStore {
         let r = record.clone();
         self.run(move |conn| {
             // One statement: concurrent saves of one id never both insert. `xmax = 0` tells a
-            // fresh row from an updated one.
+            // fresh row from an updated one. A purged id's sequence continues (see the
+            // migration `retired_heads`).
             let created: bool = diesel::sql_query(
                 "INSERT INTO configs (id, artifact_id, name, version, document, head, \
-                 archived_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) \
+                 archived_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, \
+                 COALESCE((SELECT head FROM retired_heads WHERE id = $1), 0), $6, $7, $8) \
                  ON CONFLICT (id) DO UPDATE SET artifact_id = EXCLUDED.artifact_id, \
                  name = EXCLUDED.name, version = EXCLUDED.version, document = EXCLUDED.document, \
                  updated_at = EXCLUDED.updated_at RETURNING (xmax = 0) AS created",
@@ -228,11 +230,17 @@ impl ConfigStore for PgStore {
     async fn purge_config(&self, id: &TenantId) -> Result<bool, StoreError> {
         let id = id.as_str().to_owned();
         self.transaction(move |conn| {
-            // The tenant's row first, FOR UPDATE: a push of this tenant in progress finishes
-            // before, one arriving later finds no tenant. The tables a push writes (no foreign
-            // key, see the migration `lighter_push_writes`) are emptied here; every other
-            // tenant table references configs ON DELETE CASCADE. Each delete is a range of an
-            // index that starts with tenant_id.
+            // The tenant's apply position first, FOR UPDATE: an apply in progress (see
+            // `apply_stage`) finishes before, so no entity it writes outlives the purge. (An
+            // apply holding it can wait for the tenant's row — flagging a duplicate checks
+            // the foreign key to configs — so the row is locked second, never the reverse.)
+            LockProgress::with(vec![Val::Text(&id)]).execute(conn)?;
+            // Then the tenant's row, FOR UPDATE: a push of this tenant in progress finishes
+            // before, one arriving later finds no tenant. Its head is remembered (see the
+            // migration `retired_heads`). The tables a push writes (no foreign key, see the
+            // migration `lighter_push_writes`) are emptied here; every other tenant table
+            // references configs ON DELETE CASCADE. Each delete is a range of an index that
+            // starts with tenant_id.
             let found: Option<String> = configs::table
                 .filter(configs::id.eq(&id))
                 .select(configs::id)
@@ -242,9 +250,12 @@ impl ConfigStore for PgStore {
             if found.is_none() {
                 return Ok(false);
             }
-            // Then its apply position, FOR UPDATE: an apply in progress (see `apply_stage`)
-            // finishes before, so no entity it writes outlives the purge.
-            LockProgress::with(vec![Val::Text(&id)]).execute(conn)?;
+            diesel::sql_query(
+                "INSERT INTO retired_heads (id, head) SELECT id, head FROM configs WHERE id = $1 \
+                 ON CONFLICT (id) DO UPDATE SET head = EXCLUDED.head",
+            )
+            .bind::<Text, _>(&id)
+            .execute(conn)?;
             diesel::delete(events::table.filter(events::tenant_id.eq(&id))).execute(conn)?;
             diesel::delete(event_refs::table.filter(event_refs::tenant_id.eq(&id)))
                 .execute(conn)?;

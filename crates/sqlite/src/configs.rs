@@ -13,6 +13,12 @@ use domain::tenant::TenantId;
 use domain::time::Timestamp;
 use serde_json::Value;
 
+/// Remembers a purged tenant's head, so a config created again under its id continues the
+/// sequence (see the migration `retired_heads`).
+const RETIRE_HEAD_SQL: &str = "INSERT INTO retired_heads (id, head) \
+     SELECT id, head FROM configs WHERE id = ? \
+     ON CONFLICT (id) DO UPDATE SET head = excluded.head";
+
 #[derive(QueryableByName)]
 struct ConfigRow {
     #[diesel(sql_type = Text)]
@@ -116,15 +122,18 @@ impl ConfigStore for SqliteStore {
             if updated > 0 {
                 return Ok(false);
             }
+            // A purged id's sequence continues (see the migration `retired_heads`).
             query(
                 "INSERT INTO configs (id, artifact_id, name, version, document, head, \
-                 archived_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                 archived_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, \
+                 COALESCE((SELECT head FROM retired_heads WHERE id = ?), 0), ?, ?, ?)",
             )
             .bind::<Text, _>(r.id.as_str().to_owned())
             .bind::<Text, _>(r.artifact_id)
             .bind::<Text, _>(name)
             .bind::<Text, _>(version)
             .bind::<Text, _>(document)
+            .bind::<Text, _>(r.id.as_str().to_owned())
             .bind::<Nullable<BigInt>, _>(r.archived_at.map(Timestamp::millis))
             .bind::<BigInt, _>(r.created_at.millis())
             .bind::<BigInt, _>(r.updated_at.millis())
@@ -222,9 +231,11 @@ impl ConfigStore for SqliteStore {
     async fn purge_config(&self, id: &TenantId) -> Result<bool, StoreError> {
         let id = id.as_str().to_owned();
         self.write(move |conn| {
-            // Tables without a foreign key to configs first; events, entities and the
-            // audit log follow the config row through ON DELETE CASCADE.
+            // The head is remembered first; then the tables without a foreign key to
+            // configs; events, entities and the audit log follow the config row through
+            // ON DELETE CASCADE.
             for sql in [
+                RETIRE_HEAD_SQL,
                 "DELETE FROM event_refs WHERE tenant_id = ?",
                 "DELETE FROM potential_duplicates WHERE tenant_id = ?",
                 "DELETE FROM duplicate_keep_both WHERE tenant_id = ?",

@@ -2,7 +2,7 @@
 
 use crate::fixtures::{
     artifact_for, batch, config_record, create_tenant, event, event_with, guids, pull_all, push,
-    tenant, ts,
+    seqs, tenant, ts,
 };
 use domain::cursor::Seq;
 use domain::duplicates::DuplicateRules;
@@ -265,7 +265,7 @@ async fn fill(stores: &Stores, t: &TenantId, name: &str) {
 }
 
 /// Purging a config deletes every row of its tenant, and only of that tenant; the id can
-/// then be created again from scratch.
+/// then be created again from scratch, its sequence continuing after the purged head.
 pub async fn purge_deletes_tenant_rows(stores: &Stores) {
     let t1 = create_tenant(stores, "t1").await;
     let t2 = create_tenant(stores, "t2").await;
@@ -316,14 +316,20 @@ pub async fn purge_deletes_tenant_rows(stores: &Stores) {
             .len(),
         1
     );
-    // Recreated from scratch: the same guids are new again.
+    // Recreated from scratch: the same guids are new again, and the sequence continues
+    // after the purged head, so a cursor a device kept from before skips nothing.
     let t1 = create_tenant(stores, "t1").await;
+    assert_eq!(stores.events.head(&t1).await.unwrap(), Seq(2));
     let out = stores
         .events
         .push(&t1, batch(vec![event("e1", "p1", 1)]))
         .await
         .unwrap();
-    assert_eq!((out.applied, out.duplicates, out.head), (1, 0, Seq(1)));
+    assert_eq!((out.applied, out.duplicates, out.head), (1, 0, Seq(3)));
+    let after_old_cursor = stores.events.pull(&t1, Seq(2), 10).await.unwrap();
+    assert_eq!(guids(&after_old_cursor), ["e1"]);
+    assert_eq!(seqs(&after_old_cursor), [3]);
+    assert_eq!(stores.entities.count_entities(&t1).await.unwrap(), 1);
     assert!(!stores.entities.has_duplicates(&t1).await.unwrap());
     assert_eq!(
         stores
@@ -333,6 +339,10 @@ pub async fn purge_deletes_tenant_rows(stores: &Stores) {
             .unwrap(),
         1
     );
+    // A second purge remembers the later head.
+    assert!(stores.configs.purge_config(&t1).await.unwrap());
+    let t1 = create_tenant(stores, "t1").await;
+    assert_eq!(stores.events.head(&t1).await.unwrap(), Seq(3));
 }
 
 /// The same guids in two tenants are independent: events (no conflict across tenants),

@@ -25,6 +25,8 @@ use std::sync::{Mutex, MutexGuard};
 struct State {
     configs: BTreeMap<String, ConfigRecord>,
     tenants: HashMap<String, MemTenant>,
+    /// The head each purged tenant id left (a config created again continues after it).
+    retired: HashMap<String, Seq>,
     users: BTreeMap<i64, User>,
     next_user: i64,
     refresh: HashMap<String, (RefreshToken, bool, bool)>,
@@ -325,6 +327,10 @@ impl ConfigStore for MemStore {
         }
         s.configs
             .insert(record.id.as_str().to_owned(), record.clone());
+        if let Some(head) = s.retired.get(record.id.as_str()).copied() {
+            s.tenants
+                .insert(record.id.as_str().to_owned(), MemTenant::starting_at(head));
+        }
         Ok(true)
     }
 
@@ -407,7 +413,12 @@ impl ConfigStore for MemStore {
 
     async fn purge_config(&self, id: &TenantId) -> Result<bool, StoreError> {
         let mut s = self.lock()?;
-        s.tenants.remove(id.as_str());
+        let head = s
+            .tenants
+            .remove(id.as_str())
+            .map_or(Seq(0), |t| t.head_seq());
+        let retired = s.retired.entry(id.as_str().to_owned()).or_insert(Seq(0));
+        *retired = (*retired).max(head);
         s.audit.retain(|(_, t, _)| t != id.as_str());
         Ok(s.configs.remove(id.as_str()).is_some())
     }

@@ -24,10 +24,21 @@ pub struct MemTenant {
     quarantine: Vec<QuarantinedEvent>,
     next_quarantine_id: i64,
     head: Seq,
+    /// The position before the first event (0, or the head a purged tenant of the id left).
+    base: i64,
 }
 
 impl MemTenant {
-    /// Stored events in sequence order (index `i` holds seq `i + 1`).
+    /// A tenant without events whose sequence continues after `head`.
+    pub fn starting_at(head: Seq) -> Self {
+        MemTenant {
+            head,
+            base: head.0,
+            ..MemTenant::default()
+        }
+    }
+
+    /// Stored events in sequence order (index `i` holds seq `base + i + 1`).
     pub fn events(&self) -> &[StoredEvent] {
         &self.events
     }
@@ -92,7 +103,11 @@ impl EntityTx for MemTenant {
             .collect();
         Ok(seqs
             .into_iter()
-            .filter_map(|s| usize::try_from(s - 1).ok().and_then(|i| self.events.get(i)))
+            .filter_map(|s| {
+                usize::try_from(s - self.base - 1)
+                    .ok()
+                    .and_then(|i| self.events.get(i))
+            })
             .map(|e| e.event.clone())
             .collect())
     }

@@ -1,8 +1,9 @@
 //! Configs: save/replace, lookups, the list (search, sort, paging, archive), purge.
 
-use crate::db::{config, create_tenant, tenant, ts};
+use crate::db::{config, count, create_tenant, tenant, ts};
 use crate::entities::insert_entity;
 use crate::events::{batch, event};
+use diesel::RunQueryDsl;
 use domain::error::StoreError;
 use domain::ports::{ConfigQuery, ConfigSort, ConfigStore, EntityStore, EventStore};
 use serde_json::json;
@@ -238,11 +239,69 @@ async fn purge_removes_every_row_of_the_tenant_only() {
         store.quarantined(&tenant("t2"), 0, 10).await.unwrap().len(),
         1
     );
-    // The id is free again, with a fresh sequence.
+    // The id is free again; its sequence continues after the purged head, and the entities
+    // are applied from there.
     create_tenant(&store, "t1", "Again").await;
     let out = store
         .push(&tenant("t1"), batch(vec![event("e1", "p1", 1)]))
         .await
         .unwrap();
-    assert_eq!(out.head.0, 1);
+    assert_eq!(out.head.0, 2);
+    assert_eq!(store.count_entities(&tenant("t1")).await.unwrap(), 1);
+}
+
+/// A purge waits for an apply in progress without a deadlock: the apply holds the tenant's
+/// apply position and may still flag a duplicate (an insert that checks the foreign key to
+/// the tenant's row), so the purge takes the apply position before the tenant's row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_waits_for_an_apply_without_deadlock() {
+    let (db, store) = crate::test_db!();
+    create_tenant(&store, "t1", "One").await;
+    store
+        .push(&tenant("t1"), batch(vec![event("e1", "p1", 1)]))
+        .await
+        .unwrap();
+    // An apply in progress, as `apply_stage` runs it.
+    let mut apply = db.conn();
+    for sql in [
+        "BEGIN",
+        "SELECT applied FROM entity_progress WHERE tenant_id = 't1' FOR UPDATE",
+    ] {
+        diesel::sql_query(sql).execute(&mut apply).unwrap();
+    }
+    let purge = tokio::spawn({
+        let store = store.clone();
+        async move { store.purge_config(&tenant("t1")).await }
+    });
+    let mut watch = db.conn();
+    let waiting = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                   WHERE wait_event_type = 'Lock' AND application_name = $1";
+    for _ in 0..500 {
+        if count(&mut watch, waiting, db.schema()) > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        count(&mut watch, waiting, db.schema()),
+        1,
+        "the purge waits"
+    );
+    // The apply flags a duplicate and commits; the purge then goes through.
+    for sql in [
+        "INSERT INTO potential_duplicates (tenant_id, entity_guid, duplicate_guid, created_at) \
+         VALUES ('t1', 'p1', 'p2', 0)",
+        "COMMIT",
+    ] {
+        diesel::sql_query(sql).execute(&mut apply).unwrap();
+    }
+    assert!(purge.await.unwrap().unwrap());
+    assert_eq!(
+        count(
+            &mut watch,
+            "SELECT COUNT(*) AS n FROM potential_duplicates WHERE tenant_id = $1",
+            "t1"
+        ),
+        0
+    );
 }

@@ -20,7 +20,7 @@ fn tables_in(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn migrations_go_up_down_and_up_again() {
     let (db, store) = crate::test_db!();
-    assert_eq!(tables_in(&db), 16);
+    assert_eq!(tables_in(&db), 17);
     create_tenant(&store, "t1", "One").await;
     store
         .push(&tenant("t1"), batch(vec![event("e1", "p1", 1_000)]))
@@ -40,7 +40,7 @@ async fn migrations_go_up_down_and_up_again() {
     assert!(store.get_config(&tenant("t1")).await.is_err());
 
     assert_eq!(store.run_pending_migrations().unwrap(), migrations);
-    assert_eq!(tables_in(&db), 16);
+    assert_eq!(tables_in(&db), 17);
     assert_eq!(store.get_config(&tenant("t1")).await.unwrap(), None);
     create_tenant(&store, "t1", "One").await;
     let out = store

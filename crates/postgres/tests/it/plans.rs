@@ -173,7 +173,7 @@ async fn tenant_queries_never_scan_a_table() {
 
     drop(store);
     let after = seq_scans(&db);
-    assert_eq!(after.len(), 16);
+    assert_eq!(after.len(), 17);
     let scanned: Vec<_> = after
         .iter()
         .filter(|(table, n)| before.get(*table) != Some(n))
