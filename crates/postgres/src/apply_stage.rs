@@ -16,7 +16,8 @@
 //! from `events` when those do not cover the whole stretch. Events are never applied twice nor out of order:
 //! `applied` moves only in the transaction that applied the events before it. Should an
 //! apply fail, its push fails (its events are stored: a retry finds them duplicates) and the
-//! next apply of the tenant, or [`catch_up_all`] at start-up, applies them.
+//! next apply of the tenant, or [`catch_up_all`] at start-up, applies them, a bounded number
+//! per transaction ([`CATCH_UP_EVENTS`]).
 
 use crate::error::Fail;
 use crate::events::events_between;
@@ -70,57 +71,76 @@ pub(crate) fn apply_queue(pool: Pool<ConnectionManager<PgConnection>>) -> Arc<Ap
     })
 }
 
-/// In one transaction, applies the tenant's stored events after its `applied` position up
-/// to the greatest position asked for. The events up to a job's position are applied under
-/// its rules (the stretch after the previous job's position; events before every job, stored
-/// by someone else, under the first job's rules).
+/// Most events one transaction of a catch-up reads back. A longer backlog (stored events
+/// whose apply failed, or was cut short by a stop, for a while) is applied in transactions
+/// of at most this many events, so neither memory nor a transaction grows with it.
+pub(crate) const CATCH_UP_EVENTS: i64 = 5_000;
+
+/// Applies the tenant's stored events after its `applied` position up to the greatest
+/// position asked for. The events up to a job's position are applied under its rules (the
+/// stretch after the previous job's position; events before every job, stored by someone
+/// else, under the first job's rules). One transaction when the jobs hold the events;
+/// otherwise they are read back and applied [`CATCH_UP_EVENTS`] at a time.
 pub(crate) fn catch_up(
     conn: &mut PgConnection,
     tenant: &str,
     mut jobs: Vec<&ApplyJob>,
 ) -> Result<(), Fail> {
     jobs.sort_by_key(|j| j.up_to);
+    while catch_up_step(conn, tenant, &jobs)? {}
+    Ok(())
+}
+
+/// One transaction of [`catch_up`] (`jobs` sorted by position): applies the events after
+/// `applied` up to the last job's position, or the next [`CATCH_UP_EVENTS`] of them when
+/// they must be read back. Whether events remain (each step moves `applied` forward).
+pub(crate) fn catch_up_step(
+    conn: &mut PgConnection,
+    tenant: &str,
+    jobs: &[&ApplyJob],
+) -> Result<bool, Fail> {
     let Some(last) = jobs.last().map(|j| j.up_to) else {
-        return Ok(());
+        return Ok(false);
     };
     conn.transaction(|conn| {
         let applied = lock_progress(conn, tenant)?;
         if applied >= last {
-            return Ok(());
+            return Ok(false);
         }
         let read_back;
-        let events: Vec<&Event> = match at_hand(&jobs, applied, last) {
-            Some(events) => events,
+        let (events, end): (Vec<&Event>, Seq) = match at_hand(jobs, applied, last) {
+            Some(events) => (events, last),
             None => {
-                read_back = events_between(conn, tenant, applied, last)?;
-                let gap_free = read_back.len() == offset(applied, last)
+                let end = Seq(last.0.min(applied.0.saturating_add(CATCH_UP_EVENTS)));
+                read_back = events_between(conn, tenant, applied, end)?;
+                let gap_free = read_back.len() == offset(applied, end)
                     && read_back.first().is_none_or(|e| e.seq.0 == applied.0 + 1);
                 if !gap_free {
                     return Err(Fail::corrupt("a gap in the tenant's event sequence"));
                 }
-                read_back.iter().map(|s| &s.event).collect()
+                (read_back.iter().map(|s| &s.event).collect(), end)
             }
         };
         let mut tx = PgTx::new(conn, tenant);
         let mut done = applied;
-        let mut rest = jobs.as_slice();
+        let mut rest = jobs;
         while let Some(first) = rest.first() {
             // Consecutive jobs under the same rules are one stretch.
             let same = rest.iter().take_while(|j| j.rules == first.rules).count();
             let (stretch, later) = rest.split_at(same);
             rest = later;
-            let end = stretch.last().map_or(done, |j| j.up_to);
-            if end <= done {
+            let stop = stretch.last().map_or(done, |j| j.up_to).min(end);
+            if stop <= done {
                 continue;
             }
             let slice = events
-                .get(offset(applied, done)..offset(applied, end))
+                .get(offset(applied, done)..offset(applied, stop))
                 .ok_or_else(|| Fail::corrupt("an apply stretch outside the stored events"))?;
             apply_in_tx(&mut tx, done, slice, &first.rules).map_err(Fail::Store)?;
-            done = end;
+            done = stop;
         }
         SetApplied::with(vec![Val::Text(tenant), Val::BigInt(done.0)]).execute(conn)?;
-        Ok(())
+        Ok(done > applied && done < last)
     })
 }
 

@@ -617,3 +617,49 @@ fn push_key_columns_compare_bytewise() {
         assert_eq!(bytewise, 8);
     });
 }
+
+/// A backlog read back is applied [`CATCH_UP_EVENTS`](crate::apply_stage::CATCH_UP_EVENTS)
+/// at a time, one transaction each, every step moving `applied` forward, the last one up to
+/// the position asked for (fails if a step reads the whole backlog).
+#[test]
+fn a_long_backlog_is_caught_up_in_bounded_steps() {
+    use crate::apply_stage::{catch_up_step, ApplyJob, CATCH_UP_EVENTS};
+    use domain::duplicates::DuplicateRules;
+    use domain::materialize::store_group_in_tx;
+    use domain::ports::PushBatch;
+    with_tx(|tx| {
+        let n = CATCH_UP_EVENTS + 7;
+        let batch = PushBatch {
+            events: (1..=n)
+                .map(|i| create_person(&format!("e{i}"), &format!("p{i}"), "Ann", i))
+                .collect(),
+            rejected: Vec::new(),
+            pushed_by: None,
+            received_at: ts(9),
+            rules: DuplicateRules::default(),
+        };
+        store_group_in_tx(tx, &[&batch]).unwrap();
+        let job = ApplyJob {
+            up_to: Seq(n),
+            rules: DuplicateRules::default(),
+            events: Vec::new(),
+        };
+        let state = |tx: &mut PgTx<'_>| {
+            (
+                count(
+                    tx.connection(),
+                    "SELECT applied AS n FROM entity_progress WHERE tenant_id = 't1'",
+                ),
+                count(
+                    tx.connection(),
+                    "SELECT count(*) AS n FROM entities WHERE tenant_id = 't1'",
+                ),
+            )
+        };
+        assert!(catch_up_step(tx.connection(), "t1", &[&job]).unwrap());
+        assert_eq!(state(tx), (CATCH_UP_EVENTS, CATCH_UP_EVENTS));
+        assert!(!catch_up_step(tx.connection(), "t1", &[&job]).unwrap());
+        assert_eq!(state(tx), (n, n));
+        assert!(!catch_up_step(tx.connection(), "t1", &[&job]).unwrap());
+    });
+}
