@@ -15,9 +15,10 @@
 //! failed): each push hands over its own new events, and the applier reads the events back
 //! from `events` when those do not cover the whole stretch. Events are never applied twice nor out of order:
 //! `applied` moves only in the transaction that applied the events before it. Should an
-//! apply fail, its push fails (its events are stored: a retry finds them duplicates) and the
-//! next apply of the tenant, or [`catch_up_all`] at start-up, applies them, a bounded number
-//! per transaction ([`CATCH_UP_EVENTS`]).
+//! apply fail, its push fails (its events are stored: a retry finds them duplicates) and
+//! the apply is retried behind the answer for about half a minute; the tenant's next apply,
+//! or [`catch_up_all`] at start-up, applies them otherwise — a bounded number per
+//! transaction ([`CATCH_UP_EVENTS`]).
 
 use crate::error::Fail;
 use crate::events::events_between;

@@ -12,6 +12,7 @@ use diesel::dsl::min;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use domain::cursor::Seq;
+use domain::duplicates::DuplicateRules;
 use domain::error::StoreError;
 use domain::event::RejectCode;
 use domain::ports::{
@@ -19,6 +20,7 @@ use domain::ports::{
 };
 use domain::tenant::TenantId;
 use domain::time::Timestamp;
+use std::time::Duration;
 
 /// Events of tenant `$1` that reference entity `$2` and have it as `entityGuid`, with seq
 /// after `$3`: a range of `event_refs`' key, then each event by primary key (`LATERAL` keeps
@@ -73,16 +75,58 @@ impl PgStore {
             .map_err(StoreError::internal)??;
         let job = ApplyJob {
             up_to: outcome.head,
-            rules,
+            rules: rules.clone(),
             events,
         };
-        self.applies
-            .submit(tenant, job)
+        let applied = self
+            .applies
+            .submit(tenant.clone(), job)
             .await
-            .map_err(StoreError::internal)??;
+            .map_err(StoreError::internal)?;
+        if let Err(e) = applied {
+            // The events are stored: their apply is retried behind the answer, so the
+            // entities do not wait for the tenant's next push (or a restart) when the failure
+            // was a passing one (a lost connection, a pool timeout).
+            self.retry_apply(tenant, outcome.head, rules);
+            return Err(e);
+        }
         Ok(outcome)
     }
+
+    /// Retries, in a task of its own, applying the tenant's events up to `up_to` after
+    /// [`APPLY_RETRY_DELAYS`], until an apply succeeds or the tenant is gone; logged when
+    /// every retry failed (the tenant's next push, or [`catch_up_all`] at start-up, tries
+    /// again).
+    ///
+    /// [`catch_up_all`]: crate::apply_stage::catch_up_all
+    fn retry_apply(&self, tenant: String, up_to: Seq, rules: DuplicateRules) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            for delay in APPLY_RETRY_DELAYS {
+                tokio::time::sleep(delay).await;
+                let job = ApplyJob {
+                    up_to,
+                    rules: rules.clone(),
+                    events: Vec::new(),
+                };
+                match store.applies.submit(tenant.clone(), job).await {
+                    Ok(Ok(())) | Ok(Err(StoreError::NotFound)) => return,
+                    Ok(Err(_)) | Err(_) => {}
+                }
+            }
+            tracing::error!(tenant = %tenant, "applying stored events failed on every retry");
+        });
+    }
 }
+
+/// Waits before each retry of a failed apply (about half a minute in all).
+const APPLY_RETRY_DELAYS: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(16),
+];
 
 /// The tenant's events with seq in `(after, last]`, in seq order.
 pub(crate) fn events_between(

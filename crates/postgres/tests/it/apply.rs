@@ -10,6 +10,7 @@ use domain::event::{validate_event, Event};
 use domain::ports::{EntityQuery, EntityStore, EventStore, PushBatch};
 use postgres_store::PgStore;
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 /// An event of `kind` on `entity` at `ms` (data `{"name", "v"}`).
 fn ev(guid: &str, entity: &str, kind: &str, ms: i64) -> Event {
@@ -201,4 +202,52 @@ async fn a_push_given_up_by_its_caller_is_still_applied() {
         "t1",
     );
     assert_eq!(count, head());
+}
+
+/// An apply that fails after its push's events were stored (here its backend is terminated
+/// while it waits for the tenant's apply position) fails that push and is retried behind
+/// the answer: the entities catch up with no further push and no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_apply_is_retried_without_another_push() {
+    let (db, store) = crate::test_db!();
+    create_tenant(&store, "t1", "One").await;
+    let [first, second] = <[PushBatch; 2]>::try_from(batches()).unwrap();
+    store.push(&tenant("t1"), first).await.unwrap();
+    let mut blocker = db.conn();
+    for sql in [
+        "BEGIN",
+        "SELECT applied FROM entity_progress WHERE tenant_id = 't1' FOR UPDATE",
+    ] {
+        diesel::sql_query(sql).execute(&mut blocker).unwrap();
+    }
+    let push = tokio::spawn({
+        let store = store.clone();
+        async move { store.push(&tenant("t1"), second).await }
+    });
+    let mut admin = db.conn();
+    let waiting = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+                   WHERE wait_event_type = 'Lock' AND application_name = $1";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while crate::db::count(&mut admin, waiting, db.schema()) == 0 {
+        assert!(Instant::now() < deadline, "the apply never waited");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    crate::db::count(
+        &mut admin,
+        "SELECT COUNT(*) AS n FROM (SELECT pg_terminate_backend(pid, 5000) \
+         FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = $1) t",
+        db.schema(),
+    );
+    assert!(push.await.unwrap().is_err(), "the push whose apply failed");
+    diesel::sql_query("ROLLBACK").execute(&mut blocker).unwrap();
+    assert_eq!(applied(&db, "t1"), 6, "not applied yet");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while applied(&db, "t1") < 9 {
+        assert!(
+            Instant::now() < deadline,
+            "the failed apply was not retried"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(entities(&store, "t1").await.len(), 6);
 }
