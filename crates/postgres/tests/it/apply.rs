@@ -213,25 +213,13 @@ async fn a_failed_apply_is_retried_without_another_push() {
     create_tenant(&store, "t1", "One").await;
     let [first, second] = <[PushBatch; 2]>::try_from(batches()).unwrap();
     store.push(&tenant("t1"), first).await.unwrap();
-    let mut blocker = db.conn();
-    for sql in [
-        "BEGIN",
-        "SELECT applied FROM entity_progress WHERE tenant_id = 't1' FOR UPDATE",
-    ] {
-        diesel::sql_query(sql).execute(&mut blocker).unwrap();
-    }
+    let mut blocker = db.hold_apply_position("t1");
     let push = tokio::spawn({
         let store = store.clone();
         async move { store.push(&tenant("t1"), second).await }
     });
+    db.wait_for_a_store_lock_wait();
     let mut admin = db.conn();
-    let waiting = "SELECT COUNT(*) AS n FROM pg_stat_activity \
-                   WHERE wait_event_type = 'Lock' AND application_name = $1";
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while crate::db::count(&mut admin, waiting, db.schema()) == 0 {
-        assert!(Instant::now() < deadline, "the apply never waited");
-        std::thread::sleep(Duration::from_millis(10));
-    }
     crate::db::count(
         &mut admin,
         "SELECT COUNT(*) AS n FROM (SELECT pg_terminate_backend(pid, 5000) \

@@ -262,31 +262,12 @@ async fn purge_waits_for_an_apply_without_deadlock() {
         .await
         .unwrap();
     // An apply in progress, as `apply_stage` runs it.
-    let mut apply = db.conn();
-    for sql in [
-        "BEGIN",
-        "SELECT applied FROM entity_progress WHERE tenant_id = 't1' FOR UPDATE",
-    ] {
-        diesel::sql_query(sql).execute(&mut apply).unwrap();
-    }
+    let mut apply = db.hold_apply_position("t1");
     let purge = tokio::spawn({
         let store = store.clone();
         async move { store.purge_config(&tenant("t1")).await }
     });
-    let mut watch = db.conn();
-    let waiting = "SELECT COUNT(*) AS n FROM pg_stat_activity \
-                   WHERE wait_event_type = 'Lock' AND application_name = $1";
-    for _ in 0..500 {
-        if count(&mut watch, waiting, db.schema()) > 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert_eq!(
-        count(&mut watch, waiting, db.schema()),
-        1,
-        "the purge waits"
-    );
+    db.wait_for_a_store_lock_wait();
     // The apply flags a duplicate and commits; the purge then goes through.
     for sql in [
         "INSERT INTO potential_duplicates (tenant_id, entity_guid, duplicate_guid, created_at) \
@@ -298,7 +279,7 @@ async fn purge_waits_for_an_apply_without_deadlock() {
     assert!(purge.await.unwrap().unwrap());
     assert_eq!(
         count(
-            &mut watch,
+            &mut db.conn(),
             "SELECT COUNT(*) AS n FROM potential_duplicates WHERE tenant_id = $1",
             "t1"
         ),

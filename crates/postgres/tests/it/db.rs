@@ -112,6 +112,37 @@ impl TestDb {
             .unwrap();
         conn
     }
+
+    /// A connection holding `tenant`'s apply position locked, as an apply in progress does
+    /// (until it runs `COMMIT` or `ROLLBACK`).
+    pub fn hold_apply_position(&self, tenant: &str) -> PgConnection {
+        let mut conn = self.conn();
+        diesel::sql_query("BEGIN").execute(&mut conn).unwrap();
+        diesel::sql_query("SELECT applied FROM entity_progress WHERE tenant_id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(tenant)
+            .execute(&mut conn)
+            .unwrap();
+        conn
+    }
+
+    /// Waits (10 s at most) until a connection of this schema's store waits for a lock.
+    pub fn wait_for_a_store_lock_wait(&self) {
+        let mut conn = self.conn();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while count(
+            &mut conn,
+            "SELECT COUNT(*) AS n FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND application_name = $1",
+            &self.schema,
+        ) == 0
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no store connection waited"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for TestDb {
