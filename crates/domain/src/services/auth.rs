@@ -210,6 +210,7 @@ impl AuthService {
             Some(p) if !p.is_empty() => p,
             _ => required(None, "password")?,
         };
+        let _turn = self.limiter.turn().await?;
         let now = self.ports.clock.now();
         self.limiter.check(&email, client_ip, now).await?;
 

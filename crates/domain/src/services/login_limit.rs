@@ -7,6 +7,15 @@ use crate::error::{DomainError, ErrorKind};
 use crate::ports::LoginThrottleStore;
 use crate::time::Timestamp;
 use std::sync::Arc;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// Login attempts of one limiter that may be between their check and their outcome at once
+/// (in this process). Parallel attempts would otherwise all pass the check before any of
+/// their failures is recorded — a burst of hundreds of guesses instead of the threshold —
+/// and each verifies a password (argon2id holds 19 MiB while it runs), so attempts queue for
+/// a turn: the count each one checks includes all but at most one attempt before it, and
+/// password verification by logins holds at most this many hashes in memory.
+const ATTEMPTS_AT_ONCE: usize = 2;
 
 /// Thresholds of a failed-login limiter. A threshold of 0 disables that counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +46,7 @@ pub(crate) struct LoginLimiter {
     store: Arc<dyn LoginThrottleStore>,
     limits: LoginLimits,
     prefix: &'static str,
+    turns: Semaphore,
 }
 
 impl LoginLimiter {
@@ -50,7 +60,20 @@ impl LoginLimiter {
             store,
             limits,
             prefix,
+            turns: Semaphore::new(ATTEMPTS_AT_ONCE),
         }
+    }
+
+    /// Waits for the attempt's turn (see [`ATTEMPTS_AT_ONCE`]); hold it from the check to the
+    /// recorded outcome.
+    ///
+    /// # Errors
+    /// Internal error if the turns were closed (never done).
+    pub(crate) async fn turn(&self) -> Result<SemaphorePermit<'_>, DomainError> {
+        self.turns
+            .acquire()
+            .await
+            .map_err(|_| DomainError::new(ErrorKind::Internal, "INTERNAL", "Internal server error"))
     }
 
     fn account_key(&self, account: &str) -> String {

@@ -575,3 +575,69 @@ async fn me_and_check_token() {
         serde_json::json!({"message": "Token is valid"})
     );
 }
+
+/// Rejects every password, yielding while it "works" as the real check does (it runs off
+/// the async workers), and counts the checks.
+#[derive(Default)]
+struct SlowRejectingHasher {
+    checks: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl PasswordHasher for SlowRejectingHasher {
+    async fn hash(&self, _: &str) -> Result<String, DomainError> {
+        Ok("$argon2id$decoy".into())
+    }
+
+    async fn verify(&self, _: &str, _: &str) -> PasswordCheck {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        INVALID
+    }
+}
+
+/// A burst of parallel wrong guesses on one account is held to the threshold: attempts take
+/// turns from their check to their recorded failure, so later ones see the earlier failures
+/// (without the turns, all 30 passed the check and each verified a password).
+#[tokio::test]
+async fn parallel_guesses_are_counted_before_the_next_is_checked() {
+    let mut m = Mocks::new();
+    m.users
+        .expect_user_by_email()
+        .returning(|email| Ok(Some(stored_user(1, email, Role::Admin))));
+    let hasher = Arc::new(SlowRejectingHasher::default());
+    let svc = Arc::new(AuthService::new(
+        AccountPorts {
+            users: Arc::new(m.users),
+            refresh_tokens: Arc::new(m.refresh),
+            login_throttle: Arc::new(crate::fake::store::MemStore::default()),
+            hasher: hasher.clone(),
+            signer: Arc::new(m.signer),
+            clock: Arc::new(m.clock),
+            ids: Arc::new(m.ids),
+        },
+        no_cache(),
+    ));
+    let attempts: Vec<_> = (0..30)
+        .map(|i| {
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                svc.login(Some("alice@example.org"), Some(&format!("guess{i}")), IP)
+                    .await
+            })
+        })
+        .collect();
+    let mut limited = 0;
+    for attempt in attempts {
+        let err = attempt.await.unwrap().unwrap_err();
+        if err.code == "RATE_LIMITED" {
+            limited += 1;
+        } else {
+            assert_eq!(err.code, "INVALID_CREDENTIALS");
+        }
+    }
+    let checks = hasher.checks.load(Ordering::SeqCst);
+    // The default threshold is 10 failures per account; two turns at once let one more in.
+    assert!((10..=11).contains(&checks), "{checks} passwords checked");
+    assert_eq!(limited, 30 - checks);
+}

@@ -80,6 +80,7 @@ impl UsersApiService {
             .and_then(Value::as_str)
             .filter(|p| !p.is_empty())
             .ok_or_else(|| invalid_body("password is missing or invalid"))?;
+        let _turn = self.limiter.turn().await?;
         let now = self.ports.clock.now();
         self.limiter.check(app_id, client_ip, now).await?;
 
