@@ -27,8 +27,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Records one request.
+    /// Records one request. A method outside HTTP's standard ones is counted as `OTHER`:
+    /// methods are client input, and one series per invented method would grow without
+    /// bound.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        const STANDARD: [&str; 9] = [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+        ];
+        let method = if STANDARD.contains(&method) {
+            method
+        } else {
+            "OTHER"
+        };
         let Ok(mut series) = self.series.lock() else {
             return;
         };
@@ -101,5 +111,18 @@ mod tests {
         assert!(text.contains("le=\"0.0005\"} 1"));
         assert!(text.contains("le=\"0.25\"} 2"));
         assert!(text.contains("le=\"+Inf\"} 2"));
+    }
+
+    #[test]
+    fn invented_methods_share_one_series() {
+        let m = Metrics::default();
+        for method in ["FOO1", "FOO2", "get", "BREW"] {
+            m.observe(method, "unmatched", 404, 0.001);
+        }
+        let text = m.render();
+        assert!(text.contains(
+            "http_requests_total{method=\"OTHER\",route=\"unmatched\",status=\"404\"} 4"
+        ));
+        assert_eq!(text.matches("http_requests_total{").count(), 1);
     }
 }
