@@ -248,6 +248,20 @@ impl RefreshTokenStore for PgStore {
         })
         .await
     }
+
+    async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::user_id.eq(user_id))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(now_millis()))
+            .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
 }
 
 fn failures(conn: &mut PgConnection, key: &str, window_start: Timestamp) -> Result<u32, Fail> {

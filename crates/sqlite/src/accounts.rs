@@ -263,6 +263,19 @@ impl RefreshTokenStore for SqliteStore {
         })
         .await
     }
+
+    async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            query(
+                "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+            )
+            .bind::<BigInt, _>(now_millis())
+            .bind::<BigInt, _>(user_id)
+            .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
 }
 
 #[async_trait]

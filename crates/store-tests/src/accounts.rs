@@ -221,6 +221,41 @@ pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
     );
 }
 
+/// Revoking a user's refresh tokens ends every family of theirs and no one else's.
+pub async fn revoke_user_refresh_ends_their_sessions_only(stores: &Stores) {
+    let ann = stores
+        .users
+        .create_user(&new_user("ann@x.org", Role::User))
+        .await
+        .unwrap();
+    let bob = stores
+        .users
+        .create_user(&new_user("bob@x.org", Role::User))
+        .await
+        .unwrap();
+    let r = stores.refresh_tokens.as_ref();
+    for (hash, user, family) in [
+        ("a1", ann.id, "fa1"),
+        ("a2", ann.id, "fa2"),
+        ("b", bob.id, "fb"),
+    ] {
+        r.insert_refresh(&refresh_token(hash, user, family))
+            .await
+            .unwrap();
+    }
+    r.revoke_user_refresh(ann.id).await.unwrap();
+    for hash in ["a1", "a2"] {
+        assert_eq!(
+            r.use_refresh(hash, ts(1)).await.unwrap(),
+            RefreshUse::Invalid
+        );
+    }
+    assert_eq!(
+        r.use_refresh("b", ts(1)).await.unwrap(),
+        RefreshUse::Valid(refresh_token("b", bob.id, "fb"))
+    );
+}
+
 /// Failures are counted per key from `window_start` (inclusive), this one included;
 /// clearing forgets only that key.
 pub async fn login_throttle_window(stores: &Stores) {

@@ -24,7 +24,8 @@ pub mod users_api;
 
 pub use accounts::{
     delete_user_removes_refresh_tokens, login_throttle_window, refresh_concurrent_use_is_single,
-    refresh_single_use_and_reuse_revokes_family, users_crud_and_email_conflict,
+    refresh_single_use_and_reuse_revokes_family, revoke_user_refresh_ends_their_sessions_only,
+    users_crud_and_email_conflict,
 };
 pub use audit::audit_idempotent_and_paginated;
 pub use concurrency::concurrent_push_and_pull_never_skips;
@@ -81,6 +82,7 @@ macro_rules! conformance_suite {
             refresh_single_use_and_reuse_revokes_family,
             refresh_concurrent_use_is_single,
             delete_user_removes_refresh_tokens,
+            revoke_user_refresh_ends_their_sessions_only,
             login_throttle_window,
             audit_idempotent_and_paginated,
             users_api_apps_crud,

@@ -553,6 +553,15 @@ impl RefreshTokenStore for MemStore {
         }
         Ok(true)
     }
+
+    async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError> {
+        for (t, _, r) in self.lock()?.refresh.values_mut() {
+            if t.user_id == user_id {
+                *r = true;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]

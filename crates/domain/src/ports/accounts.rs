@@ -182,6 +182,13 @@ pub trait RefreshTokenStore: Send + Sync {
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
     async fn revoke_refresh(&self, token_hash: &str) -> Result<bool, StoreError>;
+
+    /// Revokes every refresh token of the user (their password changed: a token obtained
+    /// with the old one must not keep the account open).
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError>;
 }
 
 /// Failed-login counters, shared by all server instances.

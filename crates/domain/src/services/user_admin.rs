@@ -11,7 +11,8 @@ use super::auth::{AccountPorts, MessageBody, PrincipalCache, UserView};
 use super::credentials::{normalize_email, parse_account_email};
 use crate::error::{DomainError, StoreError};
 use crate::ports::{
-    Clock, IdGenerator, NewUser, PasswordHasher, Role, RoleAssignment, User, UserStore,
+    Clock, IdGenerator, NewUser, PasswordHasher, RefreshTokenStore, Role, RoleAssignment, User,
+    UserStore,
 };
 use crate::principal::Principal;
 use serde::Serialize;
@@ -44,6 +45,7 @@ pub struct BootstrappedAdmin {
 /// User management, admin only.
 pub struct UserAdminService {
     users: Arc<dyn UserStore>,
+    refresh_tokens: Arc<dyn RefreshTokenStore>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -131,6 +133,7 @@ impl UserAdminService {
     pub fn new(ports: &AccountPorts, cache: Arc<PrincipalCache>) -> Self {
         UserAdminService {
             users: ports.users.clone(),
+            refresh_tokens: ports.refresh_tokens.clone(),
             hasher: ports.hasher.clone(),
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
@@ -229,7 +232,8 @@ impl UserAdminService {
         if let Some(grants) = member(body, "roleAssignments") {
             user.role_assignments = parse_role_assignments(grants)?;
         }
-        if let Some(password) = parse_password(body)? {
+        let new_password = parse_password(body)?;
+        if let Some(password) = new_password {
             user.password_hash = self.hasher.hash(password).await?;
         }
         if was_admin && user.role != Role::Admin && self.users.count_admins().await? <= 1 {
@@ -239,6 +243,10 @@ impl UserAdminService {
         self.cache.invalidate(user.id);
         if !found {
             return Err(user_not_found());
+        }
+        if new_password.is_some() {
+            // Sessions opened with the old password end with their access tokens.
+            self.refresh_tokens.revoke_user_refresh(user.id).await?;
         }
         Ok(MessageBody {
             message: "User updated successfully",

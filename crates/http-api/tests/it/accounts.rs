@@ -270,6 +270,28 @@ async fn deleted_demoted_and_moved_users_lose_access(s: &TestServer) {
         .await
         .expect_error(403, "TENANT_FORBIDDEN");
     assert_eq!(s.get(&pull("kept"), &user).await.status, StatusCode::OK);
+
+    // A password reset ends the sessions opened with the old password (a stolen refresh
+    // token no longer renews them); the new password logs in.
+    let old = s.login("mover@example.org", "pw-123456").await;
+    let r = s
+        .call(
+            Method::PUT,
+            &format!("/api/users/{id}"),
+            Some(&admin),
+            Some(json!({"password": "new-pw-7890"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    s.call(
+        Method::POST,
+        "/api/users/refresh",
+        None,
+        Some(json!({"refreshToken": old["refreshToken"]})),
+    )
+    .await
+    .expect_error(401, "INVALID_REFRESH_TOKEN");
+    assert!(s.login("mover@example.org", "new-pw-7890").await["token"].is_string());
 }
 
 async fn cors_and_request_ids(s: &TestServer) {

@@ -39,11 +39,14 @@ struct Mocks {
     users: MockUserStore,
     hasher: MockPasswordHasher,
     ids: MockIdGenerator,
+    /// No expectation by default: an update that is not a password change revokes nothing.
+    refresh: MockRefreshTokenStore,
 }
 
 impl Mocks {
     fn new() -> Self {
         Mocks {
+            refresh: MockRefreshTokenStore::new(),
             users: MockUserStore::new(),
             hasher: MockPasswordHasher::new(),
             ids: MockIdGenerator::new(),
@@ -63,7 +66,7 @@ impl Mocks {
         clock.expect_now().returning(|| at(NOW_MS));
         let ports = AccountPorts {
             users: Arc::new(self.users),
-            refresh_tokens: Arc::new(MockRefreshTokenStore::new()),
+            refresh_tokens: Arc::new(self.refresh),
             login_throttle: Arc::new(MockLoginThrottleStore::new()),
             hasher: Arc::new(self.hasher),
             signer: Arc::new(MockTokenSigner::new()),
@@ -273,6 +276,12 @@ async fn update_rehashes_a_new_password_and_changes_role() {
         .withf(|u| u.password_hash == "hash(n3w)" && u.role == Role::Admin)
         .times(1)
         .returning(|_| Ok(true));
+    // A session opened with the old password (a stolen refresh token) ends.
+    m.refresh
+        .expect_revoke_user_refresh()
+        .withf(|id| *id == 5)
+        .times(1)
+        .returning(|_| Ok(()));
     let (svc, _) = m.service();
     svc.update(&admin(), "5", &json!({"password": "n3w", "role": "ADMIN"}))
         .await
