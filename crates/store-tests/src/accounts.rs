@@ -110,6 +110,22 @@ pub fn refresh_token(hash: &str, user_id: i64, family: &str) -> RefreshToken {
     }
 }
 
+/// Creates the users Ann and Bob.
+async fn ann_and_bob(stores: &Stores) -> (User, User) {
+    let mut users = Vec::new();
+    for email in ["ann@x.org", "bob@x.org"] {
+        users.push(
+            stores
+                .users
+                .create_user(&new_user(email, Role::User))
+                .await
+                .unwrap(),
+        );
+    }
+    let bob = users.pop().unwrap();
+    (users.pop().unwrap(), bob)
+}
+
 /// Refresh tokens are single use; presenting a used one revokes its whole family (and only
 /// it); expired, revoked and unknown tokens are `Invalid`; logout revokes the family.
 pub async fn refresh_single_use_and_reuse_revokes_family(stores: &Stores) {
@@ -192,16 +208,7 @@ pub async fn refresh_concurrent_use_is_single(stores: &Stores) {
 
 /// Deleting a user deletes its refresh tokens.
 pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
-    let ann = stores
-        .users
-        .create_user(&new_user("ann@x.org", Role::User))
-        .await
-        .unwrap();
-    let bob = stores
-        .users
-        .create_user(&new_user("bob@x.org", Role::User))
-        .await
-        .unwrap();
+    let (ann, bob) = ann_and_bob(stores).await;
     let r = stores.refresh_tokens.as_ref();
     r.insert_refresh(&refresh_token("a", ann.id, "fa"))
         .await
@@ -223,16 +230,7 @@ pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
 
 /// Revoking a user's refresh tokens ends every family of theirs and no one else's.
 pub async fn revoke_user_refresh_ends_their_sessions_only(stores: &Stores) {
-    let ann = stores
-        .users
-        .create_user(&new_user("ann@x.org", Role::User))
-        .await
-        .unwrap();
-    let bob = stores
-        .users
-        .create_user(&new_user("bob@x.org", Role::User))
-        .await
-        .unwrap();
+    let (ann, bob) = ann_and_bob(stores).await;
     let r = stores.refresh_tokens.as_ref();
     for (hash, user, family) in [
         ("a1", ann.id, "fa1"),
