@@ -87,7 +87,7 @@ pub(super) async fn create(
     Ok(HttpResponse::Created().json(state.user_admin.create(&who.0, &body).await?))
 }
 
-#[utoipa::path(put, path = "/api/users/{id}", tag = "accounts", security(("bearer" = [])), params(("id" = String, Path, description = "User id")), request_body(content = Object, description = "Any of email, password (absent or empty keeps the current one), role, tenantIds, roleAssignments", example = json!({"role": "ADMIN"})), responses((status = 200, description = "The updated account", body = UserView), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "USER_NOT_FOUND", body = ErrorBody), (status = 409, description = "EMAIL_EXISTS, LAST_ADMIN (demoting the last admin)", body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/users/{id}", tag = "accounts", security(("bearer" = [])), params(("id" = String, Path, description = "User id")), request_body(content = Object, description = "Any of email, password (absent or empty keeps the current one; a new one ends the sessions opened with the old: its refresh tokens are revoked), role, tenantIds, roleAssignments", example = json!({"role": "ADMIN"})), responses((status = 200, description = "The updated account", body = UserView), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "USER_NOT_FOUND", body = ErrorBody), (status = 409, description = "EMAIL_EXISTS, LAST_ADMIN (demoting the last admin)", body = ErrorBody)))]
 pub(super) async fn update(
     state: web::Data<AppState>,
     who: AdminUser,
