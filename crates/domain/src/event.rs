@@ -236,31 +236,6 @@ fn reject(raw: &Value, code: RejectCode, error: &str) -> Rejection {
     }
 }
 
-/// Whether any key or string inside `map` holds a NUL character.
-fn has_nul(map: &Map<String, Value>) -> bool {
-    let mut stack: Vec<&Value> = Vec::new();
-    for (k, v) in map {
-        if k.contains('\0') {
-            return true;
-        }
-        stack.push(v);
-    }
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::String(s) if s.contains('\0') => return true,
-            Value::Array(items) => stack.extend(items),
-            Value::Object(inner) => {
-                if inner.keys().any(|k| k.contains('\0')) {
-                    return true;
-                }
-                stack.extend(inner.values());
-            }
-            _ => {}
-        }
-    }
-    false
-}
-
 fn guid_field(raw: &Value, key: &str) -> Option<String> {
     let s = raw.get(key)?.as_str()?;
     (!s.is_empty() && !s.contains('\0') && s.chars().count() <= MAX_GUID_CHARS)
@@ -327,7 +302,7 @@ pub fn validate_event(raw: &Value) -> Result<Event, Rejection> {
         }
     };
     let serialized = serde_json::to_string(&data).unwrap_or_default();
-    if has_nul(&data) {
+    if crate::nul::map_holds_nul(&data) {
         // PostgreSQL cannot store NUL in text or JSONB; reject it on every backend alike.
         return Err(reject(
             raw,

@@ -15,6 +15,7 @@ pub mod event;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod materialize;
+mod nul;
 pub mod ports;
 pub mod principal;
 pub mod services;

@@ -32,6 +32,10 @@ pub fn parse_config(value: &Value) -> Result<AppConfig, DomainError> {
     let Value::Object(root) = value else {
         return Err(malformed("", "config must be a JSON object"));
     };
+    if crate::nul::map_holds_nul(root) {
+        // PostgreSQL cannot store it; refused on every backend alike.
+        return Err(malformed("", "config must not contain NUL characters"));
+    }
     let id = parse_id(root.get("id"))?;
     let name = required_text(root.get("name"), "name")?;
     let description = optional_string(root.get("description"), "description")?;

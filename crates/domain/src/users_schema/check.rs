@@ -75,6 +75,13 @@ impl CompiledSchema {
                 "must be an object".into(),
             )]));
         };
+        if crate::nul::map_holds_nul(map) {
+            // PostgreSQL cannot store it; refused on every backend alike.
+            return Err(validation_error(vec![(
+                "data".into(),
+                "must not contain NUL characters".into(),
+            )]));
+        }
         let mut out = map.clone();
         let mut problems = Vec::new();
         for (field, regex) in &self.fields {

@@ -46,6 +46,12 @@ pub fn validate_schema(input: &Value) -> Result<(bool, Vec<SchemaField>), Domain
             "must be a JSON object".into(),
         )]));
     };
+    if crate::nul::map_holds_nul(root) {
+        return Err(schema_error(vec![(
+            "schema".into(),
+            "must not contain NUL characters".into(),
+        )]));
+    }
     let reject_unknown = match root.get("rejectUnknown") {
         None | Some(Value::Null) => true,
         Some(Value::Bool(b)) => *b,

@@ -751,3 +751,26 @@ proptest! {
         let _ = c.validate(&data);
     }
 }
+
+/// NUL characters (PostgreSQL stores them in neither text nor `jsonb`) are refused with 400
+/// on every backend: in a record's data, keys included, and anywhere in a schema.
+#[test]
+fn nul_characters_are_refused() {
+    assert_eq!(failing("fullName", json!("A\u{0}n")), ["data"]);
+    let mut data = valid();
+    data["x\u{0}"] = json!(1);
+    assert_eq!(
+        details(&schema(false).validate(&data).unwrap_err()),
+        [(
+            "data".to_owned(),
+            "must not contain NUL characters".to_owned()
+        )]
+    );
+    let e = validate_schema(&json!({"fields": [
+        {"key": "a", "kind": "select", "enum": ["x", "y\u{0}"]}]}))
+    .unwrap_err();
+    assert_eq!(
+        (e.kind, e.code.as_ref()),
+        (ErrorKind::BadRequest, INVALID_SCHEMA)
+    );
+}

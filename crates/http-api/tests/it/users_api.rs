@@ -161,6 +161,22 @@ async fn users_api_end_to_end(s: &TestServer) {
     )
     .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    // A NUL character (which PostgreSQL cannot store) is a 400 on every backend, not a 500.
+    let nul = send(
+        s,
+        Method::POST,
+        "/v1/users",
+        None,
+        Some("my-app"),
+        Some(json!({"email": "c@example.org", "data": {"fullName": "A\u{0}n", "consent": true}})),
+    )
+    .await;
+    assert_eq!(
+        (nul.status, nul.body["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("SCHEMA_VALIDATION")),
+        "{}",
+        nul.body
+    );
     // The app sees its users; the admin sees all with sourceAppId.
     let app = login(s, "my-app", &password).await;
     let mine = send(s, Method::GET, "/auth/users", Some(&app), None, None).await;

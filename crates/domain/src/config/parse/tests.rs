@@ -508,3 +508,16 @@ proptest! {
         check_never_panics(&v)?;
     }
 }
+
+/// A NUL character anywhere in a config (PostgreSQL cannot store it) is a 400 on every
+/// backend.
+#[test]
+fn nul_characters_are_refused() {
+    let mut c = minimal();
+    c["name"] = json!("My\u{0}App");
+    let e = parse_config(&c).unwrap_err();
+    assert_eq!(
+        (e.kind, e.code.as_ref()),
+        (ErrorKind::BadRequest, INVALID_CONFIG)
+    );
+}
