@@ -15,16 +15,20 @@ use utoipa::IntoParams;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        // A wrong method gets the JSON 404 of every other route (a resource's own default
+        // is a bare 405 with an empty body).
         web::resource("/api/sync/push")
             .app_data(push_json_config())
-            .route(web::post().to(push)),
+            .route(web::post().to(push))
+            .default_service(web::to(super::not_found)),
     )
     .route("/api/sync/pull", web::get().to(pull))
     .route("/api/sync/pull/callback", web::get().to(pull_callback))
     .service(
         web::resource("/api/sync/push/audit-logs")
             .app_data(push_json_config())
-            .route(web::post().to(push_audit)),
+            .route(web::post().to(push_audit))
+            .default_service(web::to(super::not_found)),
     )
     .route("/api/sync/pull/audit-logs", web::get().to(pull_audit))
     .route("/api/sync/rejected", web::get().to(rejected))

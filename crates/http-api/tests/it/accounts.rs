@@ -30,6 +30,12 @@ async fn health_and_error_bodies(s: &TestServer) {
     s.call(Method::GET, "/no/such/route", None, None)
         .await
         .expect_error(404, "NOT_FOUND");
+    // Routes with their own body limits answer a wrong method the same way (JSON).
+    for path in ["/api/sync/push", "/api/sync/push/audit-logs"] {
+        s.call(Method::GET, path, None, None)
+            .await
+            .expect_error(404, "NOT_FOUND");
+    }
     let r = s
         .client
         .post(format!("{}/api/users/login", s.base))
