@@ -110,30 +110,19 @@ pub fn refresh_token(hash: &str, user_id: i64, family: &str) -> RefreshToken {
     }
 }
 
-/// Creates the users Ann and Bob.
-async fn ann_and_bob(stores: &Stores) -> (User, User) {
-    let mut users = Vec::new();
-    for email in ["ann@x.org", "bob@x.org"] {
-        users.push(
-            stores
-                .users
-                .create_user(&new_user(email, Role::User))
-                .await
-                .unwrap(),
-        );
-    }
-    let bob = users.pop().unwrap();
-    (users.pop().unwrap(), bob)
+/// Creates the user `email` (role `User`).
+async fn user(stores: &Stores, email: &str) -> User {
+    stores
+        .users
+        .create_user(&new_user(email, Role::User))
+        .await
+        .unwrap()
 }
 
 /// Refresh tokens are single use; presenting a used one revokes its whole family (and only
 /// it); expired, revoked and unknown tokens are `Invalid`; logout revokes the family.
 pub async fn refresh_single_use_and_reuse_revokes_family(stores: &Stores) {
-    let user = stores
-        .users
-        .create_user(&new_user("ann@x.org", Role::User))
-        .await
-        .unwrap();
+    let user = user(stores, "ann@x.org").await;
     let r = stores.refresh_tokens.as_ref();
     for (hash, family) in [
         ("a", "f1"),
@@ -179,11 +168,7 @@ pub async fn refresh_single_use_and_reuse_revokes_family(stores: &Stores) {
 
 /// Concurrent uses of one token yield exactly one `Valid`; the others see it used.
 pub async fn refresh_concurrent_use_is_single(stores: &Stores) {
-    let user = stores
-        .users
-        .create_user(&new_user("ann@x.org", Role::User))
-        .await
-        .unwrap();
+    let user = user(stores, "ann@x.org").await;
     stores
         .refresh_tokens
         .insert_refresh(&refresh_token("t", user.id, "f"))
@@ -208,7 +193,10 @@ pub async fn refresh_concurrent_use_is_single(stores: &Stores) {
 
 /// Deleting a user deletes its refresh tokens.
 pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
-    let (ann, bob) = ann_and_bob(stores).await;
+    let (ann, bob) = (
+        user(stores, "ann@x.org").await,
+        user(stores, "bob@x.org").await,
+    );
     let r = stores.refresh_tokens.as_ref();
     r.insert_refresh(&refresh_token("a", ann.id, "fa"))
         .await
@@ -230,7 +218,10 @@ pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
 
 /// Revoking a user's refresh tokens ends every family of theirs and no one else's.
 pub async fn revoke_user_refresh_ends_their_sessions_only(stores: &Stores) {
-    let (ann, bob) = ann_and_bob(stores).await;
+    let (ann, bob) = (
+        user(stores, "ann@x.org").await,
+        user(stores, "bob@x.org").await,
+    );
     let r = stores.refresh_tokens.as_ref();
     for (hash, user, family) in [
         ("a1", ann.id, "fa1"),
