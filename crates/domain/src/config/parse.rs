@@ -6,12 +6,13 @@
 //! `INVALID_CONFIG`. Every error names the failing path, in its message and as
 //! `details.path`. The first failure found is reported.
 
-use super::seed::seed_data;
+use super::seed::seed_event;
 use super::{AppConfig, AuthConfig, EntityDataGroup, EntityForm, ExternalSync, ExtraField};
 use crate::duplicates::{DuplicateRule, Normalize};
 use crate::error::{DomainError, ErrorKind};
-use crate::event::{MAX_DATA_BYTES, MAX_GUID_CHARS};
+use crate::event::{validate_event, MAX_GUID_CHARS};
 use crate::tenant::TenantId;
+use crate::time::Timestamp;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
@@ -50,7 +51,7 @@ pub fn parse_config(value: &Value) -> Result<AppConfig, DomainError> {
         Some(_) => return Err(malformed("entityForms", "must be an array")),
     };
     let entity_data = match optional_array(root.get("entityData"), "entityData")? {
-        Some(groups) => parse_entity_data(groups)?,
+        Some(groups) => parse_entity_data(groups, &id)?,
         None => Vec::new(),
     };
     let external_sync = match root.get("externalSync") {
@@ -175,7 +176,10 @@ fn parse_rules(rules: &[Value], base: &str) -> Result<Vec<DuplicateRule>, Domain
     Ok(out)
 }
 
-fn parse_entity_data(groups: &[Value]) -> Result<Vec<EntityDataGroup>, DomainError> {
+fn parse_entity_data(
+    groups: &[Value],
+    tenant: &TenantId,
+) -> Result<Vec<EntityDataGroup>, DomainError> {
     let mut out = Vec::with_capacity(groups.len());
     for (g, group) in groups.iter().enumerate() {
         let path = format!("entityData[{g}]");
@@ -191,7 +195,7 @@ fn parse_entity_data(groups: &[Value]) -> Result<Vec<EntityDataGroup>, DomainErr
             let Value::Object(item) = item else {
                 return Err(malformed(&ipath, "must be an object"));
             };
-            check_seed_item(&name, item, &ipath)?;
+            check_seed_item(tenant, &name, item, &ipath)?;
             items.push(item.clone());
         }
         out.push(EntityDataGroup { name, items });
@@ -199,9 +203,14 @@ fn parse_entity_data(groups: &[Value]) -> Result<Vec<EntityDataGroup>, DomainErr
     Ok(out)
 }
 
-/// An item must give a usable entity guid and parent guid, and its seed event must fit the
-/// event size limit.
-fn check_seed_item(group: &str, item: &Map<String, Value>, path: &str) -> Result<(), DomainError> {
+/// An item must give a usable entity guid and parent guid, and its seed event must pass the
+/// validation every pushed event passes (sizes, `entityName` length, …).
+fn check_seed_item(
+    tenant: &TenantId,
+    group: &str,
+    item: &Map<String, Value>,
+    path: &str,
+) -> Result<(), DomainError> {
     for key in ["id", "parentId"] {
         match item.get(key) {
             None | Some(Value::Null) | Some(Value::Number(_)) => {}
@@ -220,13 +229,15 @@ fn check_seed_item(group: &str, item: &Map<String, Value>, path: &str) -> Result
             }
         }
     }
-    let size = serde_json::to_vec(&seed_data(group, item))
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if size > MAX_DATA_BYTES {
-        return Err(invalid(path, "item is larger than 256 KiB serialized"));
+    let event = seed_event(tenant, group, item, Timestamp::EPOCH);
+    let wire = serde_json::to_value(&event).unwrap_or(Value::Null);
+    match validate_event(&wire) {
+        Ok(_) => Ok(()),
+        Err(rejection) => Err(invalid(
+            path,
+            &format!("its seed event is invalid: {}", rejection.error),
+        )),
     }
-    Ok(())
 }
 
 fn parse_external_sync(obj: &Map<String, Value>) -> Result<ExternalSync, DomainError> {

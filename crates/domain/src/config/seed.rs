@@ -1,24 +1,29 @@
 //! `entityData` seeding: each reference-data item becomes one `create-individual` event.
 //!
 //! Upstream seeds with random guids and the current time, so every re-post of a config
-//! creates new events. Here a seed event is a pure function of (tenant id, group name,
-//! canonical item JSON):
-//! - `guid` = `"seed-"` + lower-case hex SHA-256 of those three parts (69 characters);
+//! creates new events. Here an item is seeded only when the entity's latest seed event does
+//! not already carry the same data ([`next_seed`]), so re-posting unchanged items stores
+//! nothing, while an item changed and later changed back is seeded again. A seed event is:
+//! - `guid` = `"seed-"` + lower-case hex SHA-256 of (tenant id, entity guid, canonical data,
+//!   guid of the entity's latest earlier seed event or nothing) — 69 characters. Chaining the
+//!   earlier seed makes the guid new whenever the data differs from the latest seed (a value
+//!   the entity had before gets a guid of its own), and the same for every concurrent or
+//!   retried save of one config, so such saves store it once;
 //! - `timestamp` = the time of the config save that seeds it (given by the caller), so a
-//!   changed item re-posted later is applied after the version it replaces;
+//!   changed item is applied after the version it replaces;
 //! - `userId` = `"admin"`, `syncLevel` = 1.
 //!
-//! Re-posting an unchanged item yields the same guid again: the push reports it as a
-//! duplicate or, because the timestamp differs, as a guid conflict — either way it is not
-//! stored twice, and the seeding use case treats both as "already seeded". A changed item
-//! yields a new guid, a new event for the same entity, applied after the old one.
+//! When several items of a config name the same entity, the last one is seeded (one value
+//! per entity, so that re-posting the config does not seed them again in turn).
 
 use super::AppConfig;
 use crate::canonical::canonical_json;
+use crate::digest::length_prefixed_sha256;
 use crate::event::{Event, SyncLevel, UserRef};
+use crate::tenant::TenantId;
 use crate::time::Timestamp;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
 /// Event type of seed events.
 pub const SEED_EVENT_TYPE: &str = "create-individual";
@@ -30,32 +35,103 @@ pub const SEED_GUID_PREFIX: &str = "seed-";
 pub const SEED_ENTITY_PREFIX: &str = "seed-entity-";
 
 impl AppConfig {
-    /// The `create-individual` events that seed `entityData`, in config order (see the
-    /// module documentation for the deterministic guid and timestamp). Each event's `data`
-    /// is the item plus `entityName` (the group name), `parentGuid` (from `parentId`, when
-    /// present) and `name` (the item's `name` when truthy, else its `id`).
+    /// The `create-individual` events that seed `entityData`, in config order, one per entity
+    /// guid (the last item naming it), each with the guid of a first seed (see
+    /// [`next_seed`] for the guid of a later one). Each event's `data` is the item plus
+    /// `entityName` (the group name), `parentGuid` (from `parentId`, when present) and `name`
+    /// (the item's `name` when truthy, else its `id`).
     pub fn seed_events(&self, at: Timestamp) -> Vec<Event> {
-        let mut events = Vec::new();
-        for group in &self.entity_data {
-            for item in &group.items {
-                let hash = seed_hash(self.id.as_str(), &group.name, item);
-                let entity_guid = item
-                    .get("id")
-                    .and_then(id_text)
-                    .unwrap_or_else(|| format!("{SEED_ENTITY_PREFIX}{hash}"));
-                events.push(Event {
-                    guid: format!("{SEED_GUID_PREFIX}{hash}"),
-                    entity_guid,
-                    event_type: SEED_EVENT_TYPE.to_owned(),
-                    data: seed_data(&group.name, item),
-                    timestamp: at,
-                    user_id: UserRef::Text(SEED_USER_ID.to_owned()),
-                    sync_level: SyncLevel::REMOTE,
-                });
-            }
-        }
+        let events: Vec<Event> = self
+            .entity_data
+            .iter()
+            .flat_map(|group| {
+                group
+                    .items
+                    .iter()
+                    .map(|item| seed_event(&self.id, &group.name, item, at))
+            })
+            .collect();
+        let last: HashMap<&str, usize> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.entity_guid.as_str(), i))
+            .collect();
+        let keep: Vec<bool> = (0..events.len())
+            .map(|i| last.get(events[i].entity_guid.as_str()) == Some(&i))
+            .collect();
         events
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(e, keep)| keep.then_some(e))
+            .collect()
     }
+}
+
+/// The seed event of one item of group `group` (a first seed: no earlier seed in its guid).
+pub(super) fn seed_event(
+    tenant: &TenantId,
+    group: &str,
+    item: &Map<String, Value>,
+    at: Timestamp,
+) -> Event {
+    let entity_guid = item.get("id").and_then(id_text).unwrap_or_else(|| {
+        format!(
+            "{SEED_ENTITY_PREFIX}{}",
+            length_prefixed_sha256([
+                tenant.as_str(),
+                group,
+                &canonical_json(&Value::Object(item.clone())),
+            ])
+        )
+    });
+    let mut event = Event {
+        guid: String::new(),
+        entity_guid,
+        event_type: SEED_EVENT_TYPE.to_owned(),
+        data: seed_data(group, item),
+        timestamp: at,
+        user_id: UserRef::Text(SEED_USER_ID.to_owned()),
+        sync_level: SyncLevel::REMOTE,
+    };
+    event.guid = seed_guid(tenant, &event, None);
+    event
+}
+
+/// Decides what to store for an item's seed `event` (built by [`AppConfig::seed_events`]),
+/// given the latest seed event already stored for its entity, if any: nothing when that one
+/// carries the same data (the item is unchanged since it was last seeded); else `event`,
+/// its guid chained to the latest seed's guid and its timestamp at least a millisecond
+/// after the latest seed's (so it is applied after it even if two saves share a
+/// millisecond or the clock went back).
+pub fn next_seed(tenant: &TenantId, mut event: Event, latest: Option<&Event>) -> Option<Event> {
+    match latest {
+        None => Some(event),
+        Some(seeded) if same_data(&seeded.data, &event.data) => None,
+        Some(seeded) => {
+            event.guid = seed_guid(tenant, &event, Some(&seeded.guid));
+            if event.timestamp <= seeded.timestamp {
+                event.timestamp =
+                    Timestamp::from_millis(seeded.timestamp.millis().saturating_add(1))
+                        .unwrap_or(seeded.timestamp);
+            }
+            Some(event)
+        }
+    }
+}
+
+fn same_data(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    canonical_json(&Value::Object(a.clone())) == canonical_json(&Value::Object(b.clone()))
+}
+
+fn seed_guid(tenant: &TenantId, event: &Event, previous: Option<&str>) -> String {
+    let data = canonical_json(&Value::Object(event.data.clone()));
+    let hash = length_prefixed_sha256([
+        tenant.as_str(),
+        &event.entity_guid,
+        &data,
+        previous.unwrap_or(""),
+    ]);
+    format!("{SEED_GUID_PREFIX}{hash}")
 }
 
 /// An item id as an entity guid: a non-empty string as is, a number in canonical form.
@@ -91,19 +167,6 @@ fn truthy(value: &Value) -> bool {
         Value::String(s) => !s.is_empty(),
         Value::Array(_) | Value::Object(_) => true,
     }
-}
-
-fn seed_hash(tenant: &str, group: &str, item: &Map<String, Value>) -> String {
-    let mut hasher = Sha256::new();
-    for part in [tenant, group, &canonical_json(&Value::Object(item.clone()))] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part.as_bytes());
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]
@@ -202,6 +265,68 @@ mod tests {
         let mut t = a.clone();
         t.id = crate::tenant::TenantId::parse("prog2").unwrap();
         assert_ne!(t.seed_events(Timestamp::EPOCH)[0].guid, ea[0].guid);
+    }
+
+    #[test]
+    fn the_last_item_naming_an_entity_is_seeded() {
+        let c = config(json!([
+            {"name": "g", "data": [{"id": "x", "name": "first"}, {"id": "y"}]},
+            {"name": "h", "data": [{"id": "x", "name": "last"}]}
+        ]));
+        let events = c.seed_events(Timestamp::EPOCH);
+        let seeded: Vec<_> = events
+            .iter()
+            .map(|e| (e.entity_guid.as_str(), e.data["name"].as_str().unwrap()))
+            .collect();
+        assert_eq!(seeded, [("y", "y"), ("x", "last")]);
+    }
+
+    #[test]
+    fn next_seed_skips_the_latest_data_and_chains_the_guid_otherwise() {
+        let tenant = crate::tenant::TenantId::parse("prog").unwrap();
+        let seed = |name: &str| {
+            config(json!([{"name": "g", "data": [{"id": "x", "name": name}]}]))
+                .seed_events(Timestamp::from_millis(7).unwrap())
+                .remove(0)
+        };
+        let (a, b) = (seed("A"), seed("B"));
+        // First seed: kept as built.
+        assert_eq!(next_seed(&tenant, a.clone(), None), Some(a.clone()));
+        // Unchanged since the latest seed (whatever its timestamp or number form): nothing.
+        let mut latest = a.clone();
+        latest.timestamp = Timestamp::EPOCH;
+        latest.data.insert("n".into(), json!(1.0));
+        let mut same = a.clone();
+        same.data.insert("n".into(), json!(1));
+        assert_eq!(next_seed(&tenant, same, Some(&latest)), None);
+        // Changed: a guid chained to the latest seed, the same for every save that sees it.
+        let b_after_a = next_seed(&tenant, b.clone(), Some(&a)).unwrap();
+        assert_ne!(b_after_a.guid, b.guid);
+        assert_eq!(
+            next_seed(&tenant, b.clone(), Some(&a)),
+            Some(b_after_a.clone())
+        );
+        assert!(b_after_a.guid.starts_with(SEED_GUID_PREFIX));
+        assert_eq!(b_after_a.guid.chars().count(), 69);
+        // Changed back: not the guid A was first seeded with, which is already stored.
+        let a_again = next_seed(&tenant, a.clone(), Some(&b_after_a)).unwrap();
+        assert_ne!(a_again.guid, a.guid);
+        assert_eq!(a_again.data, a.data);
+        // A save in the same millisecond as the latest seed, or with the clock gone back,
+        // still comes after it.
+        assert_eq!(
+            (b_after_a.timestamp.millis(), a_again.timestamp.millis()),
+            (8, 9)
+        );
+        let mut later = b_after_a.clone();
+        later.timestamp = Timestamp::from_millis(100).unwrap();
+        assert_eq!(
+            next_seed(&tenant, a.clone(), Some(&later))
+                .unwrap()
+                .timestamp
+                .millis(),
+            101
+        );
     }
 
     #[test]

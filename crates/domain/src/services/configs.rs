@@ -2,15 +2,19 @@
 //!
 //! Decisions: `POST /api/apps` keeps upstream's upsert semantics, but re-posting an existing
 //! id keeps its artifact id (links and QR codes already handed out stay valid) and its
-//! stored secrets where `"********"` is sent back. Every POST seeds `entityData`: unchanged
-//! items are recognised by their deterministic guid and not stored again; `PUT` does not
-//! seed (as upstream).
+//! stored secrets where `"********"` is sent back. Every POST seeds `entityData`: an item
+//! whose entity's latest seed event already carries its data is not stored again (so an item
+//! changed and changed back is seeded again); `PUT` does not seed (as upstream).
 
+use crate::config::seed::{next_seed, SEED_EVENT_TYPE, SEED_GUID_PREFIX};
 use crate::config::{merge_secrets, parse_config, AppConfig};
+use crate::cursor::Seq;
 use crate::error::DomainError;
+use crate::event::Event;
 use crate::event::RejectCode;
 use crate::ports::{
-    Clock, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore, EventStore, IdGenerator, PushBatch,
+    Clock, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore, EventFilter, EventStore,
+    IdGenerator, PushBatch,
 };
 use crate::principal::Principal;
 use crate::services::context::tenant_of;
@@ -135,11 +139,16 @@ impl ConfigService {
         Ok(record)
     }
 
-    /// Pushes the seed events of `entityData`; items already seeded come back as duplicates
-    /// or guid conflicts (same guid, earlier timestamp) and are left as they are.
+    /// Pushes the seed events of `entityData` whose data differs from their entity's latest
+    /// seed event ([`next_seed`]). A guid conflict (the same seed stored meanwhile by a
+    /// concurrent save of the config, with another timestamp) counts as seeded.
     async fn seed(&self, record: &ConfigRecord) -> Result<(), DomainError> {
         let config = AppConfig::from_document(&record.document)?;
-        let events = config.seed_events(self.clock.now());
+        let mut events = Vec::new();
+        for event in config.seed_events(self.clock.now()) {
+            let latest = self.latest_seed(&record.id, &event.entity_guid).await?;
+            events.extend(next_seed(&record.id, event, latest.as_ref()));
+        }
         if events.is_empty() {
             return Ok(());
         }
@@ -162,6 +171,39 @@ impl ConfigService {
             ));
         }
         Ok(())
+    }
+
+    /// The last stored seed event of an entity (by sequence), read page by page.
+    async fn latest_seed(
+        &self,
+        tenant: &TenantId,
+        entity_guid: &str,
+    ) -> Result<Option<Event>, DomainError> {
+        const PAGE: u32 = 500;
+        let filter = EventFilter {
+            entity_guid: Some(entity_guid.to_owned()),
+            event_type: Some(SEED_EVENT_TYPE.to_owned()),
+        };
+        let (mut latest, mut after) = (None, Seq(0));
+        loop {
+            let page = self
+                .events
+                .list_events(tenant, &filter, after, PAGE)
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(latest);
+            };
+            after = last.seq;
+            let full = page.len() == PAGE as usize;
+            if let Some(seed) = page.into_iter().rev().find(|s| {
+                s.event.guid.starts_with(SEED_GUID_PREFIX) && s.event.entity_guid == entity_guid
+            }) {
+                latest = Some(seed.event);
+            }
+            if !full {
+                return Ok(latest);
+            }
+        }
     }
 
     /// `GET /api/apps/:id`: the config with secrets masked (users need access to the tenant).

@@ -51,7 +51,7 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(state.configs.list(&who.0, &params).await?))
 }
 
-#[utoipa::path(post, path = "/api/apps", tag = "configs", security(("bearer" = [])), request_body(description = "A program config, as JSON or as the multipart field `config`", content((Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 200, description = "Created or replaced (upsert by id); secrets are masked", body = Object), (status = 400, description = "INVALID_CONFIG (with the failing path), INVALID_CONFIG_ID, NO_CONFIG_FILE", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/apps", tag = "configs", security(("bearer" = [])), request_body(description = "A program config, as JSON or as the multipart field `config`", content((Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 200, description = "Created or replaced (upsert by id); secrets are masked. Each `entityData` item is seeded as a `create-individual` event unless its entity's latest seed event already carries the same data", body = Object), (status = 400, description = "INVALID_CONFIG (a wrong JSON shape, with the failing path), INVALID_CONFIG_ID, NO_CONFIG_FILE", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 422, description = "INVALID_CONFIG (a meaningless value, or an `entityData` item whose seed event would be an invalid event; with the failing path)", body = ErrorBody)))]
 pub(super) async fn create(
     state: web::Data<AppState>,
     who: AdminUser,
@@ -89,7 +89,7 @@ pub(super) struct DeleteQuery {
     purge: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id"), DeleteQuery), responses((status = 200, description = "Archived (or purged with `purge=true`)", body = Object), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id"), DeleteQuery), responses((status = 200, description = "Archived (or purged with `purge=true`)", body = Object), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody), (status = 409, description = "CONFIG_NOT_ARCHIVED: `purge=true` on a config that is not archived", body = ErrorBody)))]
 pub(super) async fn delete(
     state: web::Data<AppState>,
     who: AdminUser,
@@ -100,7 +100,7 @@ pub(super) async fn delete(
     Ok(HttpResponse::Ok().json(state.configs.delete(&who.0, &id, purge).await?))
 }
 
-#[utoipa::path(post, path = "/api/apps/{id}/restore", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id")), responses((status = 200, description = "Restored from the archive", body = Object), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody), (status = 409, description = "CONFIG_NOT_ARCHIVED", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/apps/{id}/restore", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id")), responses((status = 200, description = "Restored from the archive (also when it was not archived)", body = Object), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
 pub(super) async fn restore(
     state: web::Data<AppState>,
     who: AdminUser,

@@ -8,6 +8,7 @@ crate::on_both_backends!(
     configs_secrets_and_artifacts,
     config_role_matrix_and_archive,
     multipart_upload_as_the_admin_ui_sends_it,
+    entity_data_is_seeded_when_it_changes,
 );
 
 async fn multipart_upload_as_the_admin_ui_sends_it(s: &TestServer) {
@@ -48,6 +49,47 @@ async fn multipart_upload_as_the_admin_ui_sends_it(s: &TestServer) {
         r.json::<serde_json::Value>().await.unwrap()["code"],
         "INVALID_JSON"
     );
+}
+
+async fn entity_data_is_seeded_when_it_changes(s: &TestServer) {
+    let admin = s.admin_token().await;
+    let with_region = |id: &str, group: &str, name: &str| {
+        let mut c = config_json(id);
+        c["entityData"] = json!([{"name": group, "data": [{"id": "r1", "name": name}]}]);
+        c
+    };
+    for name in ["North", "South", "North", "North"] {
+        let r = s
+            .post("/api/apps", &admin, with_region("seeded", "region", name))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let e = s.get("/api/entities/r1?configId=seeded", &admin).await;
+        assert_eq!(e.status, StatusCode::OK, "{}", e.body);
+        assert_eq!(e.body["data"]["name"], name, "{}", e.body);
+    }
+    // Seeded three times: the repeated post of an unchanged item stored nothing.
+    let events = s
+        .get("/api/entities/r1/events?configId=seeded", &admin)
+        .await;
+    assert_eq!(
+        events.body.as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        events.body
+    );
+    // A seed event that would fail event validation refuses the config; nothing is saved.
+    let r = s
+        .post(
+            "/api/apps",
+            &admin,
+            with_region("long", &"g".repeat(129), "x"),
+        )
+        .await;
+    r.expect_error(422, "INVALID_CONFIG");
+    assert_eq!(r.body["details"]["path"], "entityData[0].data[0]");
+    s.get("/api/apps/long", &admin)
+        .await
+        .expect_error(404, "CONFIG_NOT_FOUND");
 }
 
 fn assert_no_secret(text: &str) {
@@ -227,6 +269,13 @@ async fn config_role_matrix_and_archive(s: &TestServer) {
         StatusCode::OK
     );
     assert_eq!(s.get("/api/apps", &admin).await.body["meta"]["total"], 2);
+    // Restoring a config that is not archived is a success too (the document lists no 409).
+    assert_eq!(
+        s.post("/api/apps/other/restore", &admin, json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
     s.call(Method::DELETE, "/api/apps/other", Some(&admin), None)
         .await;
     assert_eq!(

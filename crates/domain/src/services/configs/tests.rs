@@ -3,6 +3,7 @@ use crate::error::ErrorKind;
 use crate::event::{Rejection, SyncLevel};
 use crate::ports::{
     ConfigSummary, MockClock, MockConfigStore, MockEventStore, MockIdGenerator, PushOutcome, Role,
+    StoredEvent,
 };
 use crate::time::Timestamp;
 use std::sync::Mutex;
@@ -60,8 +61,15 @@ fn store(initial: Option<ConfigRecord>) -> (MockConfigStore, Arc<Mutex<Vec<Confi
     (c, saved)
 }
 
-fn seeding_events(expected: usize) -> MockEventStore {
+/// An event store with no seed stored yet (every seed lookup finds none).
+fn no_seeds_yet() -> MockEventStore {
     let mut e = MockEventStore::new();
+    e.expect_list_events().returning(|_, _, _, _| Ok(vec![]));
+    e
+}
+
+fn seeding_events(expected: usize) -> MockEventStore {
+    let mut e = no_seeds_yet();
     e.expect_push().times(expected).returning(|t, b| {
         assert_eq!(t.as_str(), "prog");
         assert_eq!(b.events.len(), 1);
@@ -103,7 +111,7 @@ async fn create_saves_seeds_and_masks_secrets_on_read() {
 #[tokio::test]
 async fn re_post_keeps_artifact_and_masked_secrets_and_ignores_already_seeded_items() {
     let (configs, saved) = store(None);
-    let mut events = MockEventStore::new();
+    let mut events = no_seeds_yet();
     let mut calls = 0;
     events.expect_push().times(2).returning(move |_, b| {
         calls += 1;
@@ -359,36 +367,158 @@ async fn update_keeps_artifact_created_at_and_masked_secrets_and_does_not_seed()
     assert_eq!(log[0].updated_at.millis(), 10_000);
 }
 
-#[tokio::test]
-async fn seeding_the_same_items_twice_sends_the_same_guids() {
-    let (configs, _) = store(None);
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut events = MockEventStore::new();
-    let log = seen.clone();
-    events.expect_push().times(2).returning(move |_, b| {
+/// An event store that keeps what is pushed and lists it back (by entity and type), in
+/// pages of at most the asked limit; the returned log holds every push's events.
+fn remembering_events() -> (MockEventStore, Arc<Mutex<Vec<Vec<Event>>>>) {
+    let stored: Arc<Mutex<Vec<StoredEvent>>> = Arc::default();
+    let pushes: Arc<Mutex<Vec<Vec<Event>>>> = Arc::default();
+    let mut e = MockEventStore::new();
+    let (keep, log) = (stored.clone(), pushes.clone());
+    e.expect_push().returning(move |_, b| {
         assert_eq!(b.pushed_by, None);
         assert!(b.events.iter().all(|e| e.sync_level == SyncLevel::REMOTE));
-        log.lock()
-            .unwrap()
-            .push(b.events.iter().map(|e| e.guid.clone()).collect::<Vec<_>>());
-        // The second push finds every event already stored with the same content.
-        Ok(PushOutcome {
-            duplicates: b.events.len() as u64,
-            ..PushOutcome::default()
-        })
+        log.lock().unwrap().push(b.events.clone());
+        let mut stored = keep.lock().unwrap();
+        for event in b.events {
+            let seq = Seq(stored.len() as i64 + 1);
+            stored.push(StoredEvent {
+                seq,
+                event,
+                received_at: b.received_at,
+                pushed_by: None,
+            });
+        }
+        Ok(PushOutcome::default())
     });
+    e.expect_list_events()
+        .returning(move |_, filter, after, limit| {
+            Ok(stored
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| s.seq > after)
+                .filter(|s| filter.entity_guid.as_ref() == Some(&s.event.entity_guid))
+                .filter(|s| filter.event_type.as_ref() == Some(&s.event.event_type))
+                .take(limit as usize)
+                .cloned()
+                .collect())
+        });
+    (e, pushes)
+}
+
+fn with_region_name(name: &str) -> Value {
+    let mut b = body();
+    b["entityData"][0]["data"][0]["name"] = json!(name);
+    b
+}
+
+#[tokio::test]
+async fn re_posting_unchanged_items_stores_nothing() {
+    let (configs, _) = store(None);
+    let (events, pushes) = remembering_events();
     let svc = ConfigService::new(Arc::new(configs), Arc::new(events), clock(), ids());
     svc.create(&admin(), &body()).await.unwrap();
     svc.create(&admin(), &body()).await.unwrap();
-    let seen = seen.lock().unwrap();
-    assert_eq!(seen[0].len(), 1);
-    assert_eq!(seen[0], seen[1]);
+    let pushes = pushes.lock().unwrap();
+    assert_eq!(pushes.len(), 1, "the second post pushed {pushes:?}");
+    assert_eq!(pushes[0].len(), 1);
+    assert!(pushes[0][0].guid.starts_with("seed-"));
+}
+
+#[tokio::test]
+async fn an_item_changed_and_changed_back_is_seeded_each_time() {
+    let (configs, _) = store(None);
+    let (events, pushes) = remembering_events();
+    let svc = ConfigService::new(Arc::new(configs), Arc::new(events), clock(), ids());
+    for name in ["North", "South", "North", "North"] {
+        svc.create(&admin(), &with_region_name(name)).await.unwrap();
+    }
+    let pushes = pushes.lock().unwrap();
+    let seeded: Vec<(&str, &str)> = pushes
+        .iter()
+        .flatten()
+        .map(|e| (e.guid.as_str(), e.data["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seeded.len(), 3, "{seeded:?}");
+    assert_eq!(
+        seeded.iter().map(|s| s.1).collect::<Vec<_>>(),
+        ["North", "South", "North"]
+    );
+    // The value the entity had before gets a guid of its own the second time.
+    assert_ne!(seeded[0].0, seeded[2].0);
+}
+
+#[tokio::test]
+async fn the_latest_seed_is_found_past_the_first_page() {
+    let (configs, _) = store(None);
+    let stored = |seq: i64, guid: &str, name: &str| StoredEvent {
+        seq: Seq(seq),
+        event: Event {
+            guid: guid.into(),
+            entity_guid: "r1".into(),
+            event_type: "create-individual".into(),
+            data: json!({"id": "r1", "name": name, "entityName": "region"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            timestamp: Timestamp::EPOCH,
+            user_id: crate::event::UserRef::Text("admin".into()),
+            sync_level: SyncLevel::REMOTE,
+        },
+        received_at: Timestamp::EPOCH,
+        pushed_by: None,
+    };
+    let mut events = MockEventStore::new();
+    events
+        .expect_list_events()
+        .returning(move |_, _, after, limit| {
+            Ok(match after.0 {
+                // A full first page: an old seed, then a device's create-individual events.
+                0 => (1..=i64::from(limit))
+                    .map(|seq| match seq {
+                        1 => stored(seq, "seed-old", "Old"),
+                        _ => stored(seq, &format!("device-{seq}"), "Device"),
+                    })
+                    .collect(),
+                // The second page holds the latest seed, already carrying the posted data.
+                500 => vec![
+                    stored(501, "seed-latest", "North"),
+                    stored(502, "device-x", "X"),
+                ],
+                _ => vec![],
+            })
+        });
+    // No push expected: the item equals the latest seed (a push would panic the mock).
+    let svc = ConfigService::new(Arc::new(configs), Arc::new(events), clock(), ids());
+    svc.create(&admin(), &with_region_name("North"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_invalid_seed_event_fails_the_create_before_anything_is_saved() {
+    let (configs, saved) = store(None);
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    let mut b = body();
+    b["entityData"][0]["name"] = json!("g".repeat(129));
+    let err = svc.create(&admin(), &b).await.unwrap_err();
+    assert_eq!(
+        (err.kind, err.code.as_ref()),
+        (ErrorKind::Unprocessable, "INVALID_CONFIG")
+    );
+    assert_eq!(err.details.unwrap()["path"], "entityData[0].data[0]");
+    assert!(saved.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn a_seed_rejected_for_another_reason_fails_the_create() {
     let (configs, _) = store(None);
-    let mut events = MockEventStore::new();
+    let mut events = no_seeds_yet();
     events.expect_push().returning(|_, b| {
         Ok(PushOutcome {
             errors: vec![Rejection {
