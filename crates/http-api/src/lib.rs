@@ -154,6 +154,7 @@ pub async fn run(
             .app_data(metrics.clone())
             .wrap(actix_web::middleware::from_fn(middleware::request_id))
             .wrap(middleware::cors(origins.clone()))
+            .wrap(actix_web::middleware::from_fn(middleware::cors_answers))
             .configure(configure)
     })
     .listen(listener)?

@@ -1,23 +1,29 @@
 //! Cross-cutting HTTP behaviour: CORS and request ids with access logging.
 
-use actix_cors::Cors;
-use actix_web::body::MessageBody;
+use crate::error::ApiError;
+use actix_cors::{Cors, CorsError};
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::ResponseError;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Header carrying the request id (propagated when the client sends a sane one).
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// Path prefix of the Users-API session routes, the only ones with credentialed CORS.
+const SESSION_ROUTES: &str = "/auth/";
+
 /// CORS: the sync, admin and public Users-API routes answer any origin (as upstream);
 /// the Users-API session routes (`/auth/*`) only the origins in `ALLOWED_ORIGINS`, with
-/// credentials.
+/// credentials. [`cors_answers`], wrapped around it, keeps credentials to those routes and
+/// turns its refusals into JSON errors.
 pub fn cors(allowed_origins: Vec<String>) -> Cors {
     Cors::default()
         .allowed_origin_fn(move |origin, head| {
-            if head.uri.path().starts_with("/auth/") {
+            if head.uri.path().starts_with(SESSION_ROUTES) {
                 origin
                     .to_str()
                     .is_ok_and(|o| allowed_origins.iter().any(|a| a == o))
@@ -30,6 +36,41 @@ pub fn cors(allowed_origins: Vec<String>) -> Cors {
         .expose_headers([REQUEST_ID, "retry-after"])
         .supports_credentials()
         .max_age(3600)
+}
+
+/// Finishes what [`cors`] answers (actix-cors has one credentials setting and a plain-text
+/// refusal for the whole app): `Access-Control-Allow-Credentials` is removed outside the
+/// session routes (reference users-api.md: `/v1/*` from any origin, no credentials), and a
+/// refused CORS request gets the JSON error body of every error (SPEC §1.1), 400
+/// `CORS_REJECTED`.
+pub async fn cors_answers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let sessions = req.path().starts_with(SESSION_ROUTES);
+    let res = next.call(req).await?;
+    let refusal = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<CorsError>())
+        .map(ToString::to_string);
+    let mut res = match refusal {
+        Some(message) => {
+            let headers = res.headers().clone();
+            let (req, _) = res.into_parts();
+            let mut answer = ApiError::bad_request("CORS_REJECTED", message).error_response();
+            for (name, value) in headers.iter().filter(|(n, _)| *n == header::VARY) {
+                answer.headers_mut().append(name.clone(), value.clone());
+            }
+            ServiceResponse::new(req, answer)
+        }
+        None => res.map_into_boxed_body(),
+    };
+    if !sessions {
+        res.headers_mut()
+            .remove(header::ACCESS_CONTROL_ALLOW_CREDENTIALS);
+    }
+    Ok(res)
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);

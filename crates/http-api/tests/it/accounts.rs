@@ -312,6 +312,8 @@ async fn cors_and_request_ids(s: &TestServer) {
             )
             .send()
     };
+    let credentials =
+        |r: &reqwest::Response| r.headers().get("access-control-allow-credentials").cloned();
     let r = preflight("/api/sync/push", "http://anywhere.example")
         .await
         .unwrap();
@@ -320,15 +322,39 @@ async fn cors_and_request_ids(s: &TestServer) {
         r.headers()["access-control-allow-origin"],
         "http://anywhere.example"
     );
+    // Credentials only on the session routes (reference users-api.md: `/v1/*` without).
+    assert_eq!(credentials(&r), None);
+    let r = preflight("/v1/users", "http://anywhere.example")
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert_eq!(credentials(&r), None);
+    let r = s
+        .client
+        .get(format!("{}/health", s.base))
+        .header("origin", "http://anywhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://anywhere.example"
+    );
+    assert_eq!(credentials(&r), None);
     let r = preflight("/auth/login", "http://admin.example.org")
         .await
         .unwrap();
     assert!(r.status().is_success());
     assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    // A refused preflight is a JSON error like every other (SPEC §1.1).
     let r = preflight("/auth/login", "http://evil.example")
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get("access-control-allow-origin").is_none());
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "CORS_REJECTED", "{body}");
+    assert_eq!(body["error"], body["message"]);
     let r = s
         .client
         .get(format!("{}/health", s.base))
