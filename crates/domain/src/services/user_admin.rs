@@ -284,7 +284,8 @@ impl UserAdminService {
     /// First start (SPEC §6): when no `ADMIN` exists, creates one from `ADMIN_EMAIL` /
     /// `ADMIN_PASSWORD`, defaulting to [`DEFAULT_ADMIN_EMAIL`] and a random 20-character
     /// password, which is returned so that the server prints it once. `None` when an admin
-    /// already exists (existing admins are never changed).
+    /// already exists (existing admins are never changed), also when another instance
+    /// starting on the same database created it first.
     ///
     /// # Errors
     /// 400 `INVALID_EMAIL` (a supplied email that does not look like one) or
@@ -323,13 +324,21 @@ impl UserAdminService {
             role_assignments: vec![],
             created_at: self.clock.now(),
         };
-        self.users.create_user(&new).await.map_err(|e| match e {
-            StoreError::Conflict(_) => DomainError::conflict(
-                "EMAIL_EXISTS",
-                "The admin email belongs to an existing non-admin user",
-            ),
-            other => other.into(),
-        })?;
+        match self.users.create_user(&new).await {
+            Ok(_) => {}
+            // Another instance starting on the same database created the first admin
+            // between our count and our insert: nothing left to do.
+            Err(StoreError::Conflict(_)) if self.users.count_admins().await? > 0 => {
+                return Ok(None)
+            }
+            Err(StoreError::Conflict(_)) => {
+                return Err(DomainError::conflict(
+                    "EMAIL_EXISTS",
+                    "The admin email belongs to an existing non-admin user",
+                ))
+            }
+            Err(other) => return Err(other.into()),
+        }
         Ok(Some(BootstrappedAdmin {
             email,
             generated_password: generated,

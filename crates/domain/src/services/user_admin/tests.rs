@@ -498,3 +498,23 @@ async fn bootstrap_with_given_password_returns_nothing_to_print() {
         })
     );
 }
+
+#[tokio::test]
+async fn bootstrap_that_loses_the_race_to_another_instance_succeeds_with_nothing_to_print() {
+    let mut m = Mocks::new().hashing();
+    // No admin when counted; the other instance's admin is there after the conflict.
+    let mut counts = [0, 1].into_iter();
+    m.users
+        .expect_count_admins()
+        .times(2)
+        .returning(move || Ok(counts.next().unwrap_or(1)));
+    m.users
+        .expect_create_user()
+        .times(1)
+        .returning(|_| Err(StoreError::Conflict("users.email".into())));
+    let (svc, _) = m.service();
+    assert_eq!(
+        svc.bootstrap_admin(None, Some("given")).await.unwrap(),
+        None
+    );
+}

@@ -254,7 +254,8 @@ impl UsersApiService {
     /// First start: unless an `admin` app exists, creates one named `app_id` (default
     /// [`DEFAULT_ADMIN_APP_ID`], from `USERS_ADMIN_APP_ID`) with `password` (from
     /// `USERS_ADMIN_PASSWORD`) or a generated one. Returns the generated password, to print
-    /// once; `None` when nothing was generated.
+    /// once; `None` when nothing was generated (also when another instance starting on the
+    /// same database created the admin app first).
     ///
     /// # Errors
     /// 400 `INVALID_APP_ID` (malformed id) or `INVALID_BODY` (empty password); 409
@@ -264,8 +265,7 @@ impl UsersApiService {
         app_id: Option<&str>,
         password: Option<&str>,
     ) -> Result<Option<String>, DomainError> {
-        let apps = self.ports.store.list_apps().await?;
-        if apps.iter().any(|a| a.role == AppRole::Admin) {
+        if self.has_admin_app().await? {
             return Ok(None);
         }
         let app_id = app_id.unwrap_or(DEFAULT_ADMIN_APP_ID);
@@ -280,8 +280,18 @@ impl UsersApiService {
                 (p.clone(), Some(p))
             }
         };
-        self.insert_app(app_id, AppRole::Admin, &password).await?;
-        Ok(generated)
+        match self.insert_app(app_id, AppRole::Admin, &password).await {
+            Ok(()) => Ok(generated),
+            // Another instance starting on the same database created the admin app between
+            // our listing and our insert: nothing left to do.
+            Err(e) if e.code == app_exists().code && self.has_admin_app().await? => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn has_admin_app(&self) -> Result<bool, DomainError> {
+        let apps = self.ports.store.list_apps().await?;
+        Ok(apps.iter().any(|a| a.role == AppRole::Admin))
     }
 
     /// Stores a new app with the hash of `password` and the default schema.

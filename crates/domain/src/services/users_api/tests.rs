@@ -964,3 +964,25 @@ async fn bootstrap_admin_app_with_operator_values() {
         .unwrap_err();
     assert_eq!(code(&err), (ErrorKind::BadRequest, "INVALID_BODY"));
 }
+
+#[tokio::test]
+async fn bootstrap_admin_app_that_loses_the_race_to_another_instance_succeeds() {
+    let mut m = Mocks::new().hashing();
+    // No admin app when listed; the other instance's is there after the conflict.
+    let mut listings = [vec![], vec![app("admin", AppRole::Admin)]].into_iter();
+    m.store
+        .expect_list_apps()
+        .times(2)
+        .returning(move || Ok(listings.next().unwrap_or_default()));
+    m.store
+        .expect_create_app()
+        .times(1)
+        .returning(|_, _| Err(StoreError::Conflict("pk".into())));
+    assert_eq!(
+        m.service()
+            .bootstrap_admin_app(None, Some("given"))
+            .await
+            .unwrap(),
+        None
+    );
+}
