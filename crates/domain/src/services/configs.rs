@@ -337,10 +337,12 @@ impl ConfigService {
     }
 
     /// `GET /artifacts/<artifactId>.json` (no auth): the public artifact with
-    /// `syncServerUrl`. Never contains a secret.
+    /// `syncServerUrl`. Never contains a secret. Hidden while the config is archived, as its
+    /// public info is.
     ///
     /// # Errors
-    /// 404 `ARTIFACT_NOT_FOUND` (also for a malformed artifact id); storage errors.
+    /// 404 `ARTIFACT_NOT_FOUND` (also for a malformed artifact id or an archived config);
+    /// storage errors.
     pub async fn artifact(
         &self,
         artifact_id: &str,
@@ -359,6 +361,7 @@ impl ConfigService {
             .configs
             .config_by_artifact(artifact_id)
             .await?
+            .filter(|r| r.archived_at.is_none())
             .ok_or_else(not_found)?;
         Ok(AppConfig::from_document(&record.document)?.public_artifact(sync_server_url))
     }

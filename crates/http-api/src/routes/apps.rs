@@ -128,7 +128,7 @@ fn base_url(state: &AppState, req: &HttpRequest) -> String {
     }
 }
 
-#[utoipa::path(get, path = "/artifacts/{file}", tag = "configs", params(("file" = String, Path, description = "`<artifactId>.json` or `<artifactId>.png`")), responses((status = 200, description = "The public config JSON (no secrets) or a QR code (PNG) of its URL", content((Object = "application/json"), (String = "image/png"))), (status = 404, description = "ARTIFACT_NOT_FOUND", body = ErrorBody)))]
+#[utoipa::path(get, path = "/artifacts/{file}", tag = "configs", params(("file" = String, Path, description = "`<artifactId>.json` or `<artifactId>.png`")), responses((status = 200, description = "The public config JSON (no secrets) or a QR code (PNG) of its URL", content((Object = "application/json"), (String = "image/png"))), (status = 404, description = "ARTIFACT_NOT_FOUND (unknown, or its config is archived)", body = ErrorBody)))]
 pub(super) async fn artifact(
     state: web::Data<AppState>,
     req: HttpRequest,

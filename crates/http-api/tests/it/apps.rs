@@ -215,7 +215,8 @@ async fn configs_secrets_and_artifacts(s: &TestServer) {
 async fn config_role_matrix_and_archive(s: &TestServer) {
     let admin = s.admin_token().await;
     s.create_config(&admin, "prog").await;
-    s.create_config(&admin, "other").await;
+    let other = s.create_config(&admin, "other").await;
+    let artifact = format!("/artifacts/{}.json", other["artifactId"].as_str().unwrap());
     let user = s.user_token(&admin, "u@example.org", &["prog"]).await;
     let list = s.get("/api/apps", &user).await;
     assert_eq!(
@@ -262,10 +263,21 @@ async fn config_role_matrix_and_archive(s: &TestServer) {
     )
     .await
     .expect_error(409, "CONFIG_ARCHIVED");
+    // Its public artifact is hidden like its public info, until it is restored.
+    s.call(Method::GET, &artifact, None, None)
+        .await
+        .expect_error(404, "ARTIFACT_NOT_FOUND");
+    s.call(Method::GET, "/api/apps/other/public", None, None)
+        .await
+        .expect_error(404, "CONFIG_NOT_FOUND");
     assert_eq!(
         s.post("/api/apps/other/restore", &admin, json!({}))
             .await
             .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.call(Method::GET, &artifact, None, None).await.status,
         StatusCode::OK
     );
     assert_eq!(s.get("/api/apps", &admin).await.body["meta"]["total"], 2);
