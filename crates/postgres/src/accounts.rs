@@ -309,4 +309,22 @@ impl LoginThrottleStore for PgStore {
         })
         .await
     }
+
+    async fn forget_failures_before(
+        &self,
+        prefix: &str,
+        before: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let prefix = prefix.to_owned();
+        self.run(move |conn| {
+            let n = diesel::sql_query(
+                "DELETE FROM login_failures WHERE at < $1 AND left(key, char_length($2)) = $2",
+            )
+            .bind::<diesel::sql_types::BigInt, _>(before.millis())
+            .bind::<diesel::sql_types::Text, _>(prefix)
+            .execute(conn)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }

@@ -313,6 +313,24 @@ impl LoginThrottleStore for SqliteStore {
         })
         .await
     }
+
+    async fn forget_failures_before(
+        &self,
+        prefix: &str,
+        before: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let prefix = prefix.to_owned();
+        self.write(move |conn| {
+            let n = query(
+                "DELETE FROM login_failures WHERE at < ?1 AND substr(key, 1, length(?2)) = ?2",
+            )
+            .bind::<BigInt, _>(before.millis())
+            .bind::<Text, _>(prefix)
+            .execute(conn)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }
 
 fn failures(

@@ -264,3 +264,32 @@ pub async fn login_throttle_window(stores: &Stores) {
     assert_eq!(l.record_failure("k", ts(400), ts(0)).await.unwrap(), 1);
     l.clear_failures("never").await.unwrap();
 }
+
+/// Forgetting old failures removes those recorded before the instant (exclusive) under keys
+/// with the prefix, of every such key, and nothing else.
+pub async fn login_throttle_forgets_old_failures(stores: &Stores) {
+    let l = stores.login_throttle.as_ref();
+    for (key, at) in [
+        ("login:ip:1", 100),
+        ("login:ip:1", 300),
+        ("login:ip:2", 150),
+        ("login:account:x", 299),
+        ("users:ip:1", 100),
+        ("login", 100),
+    ] {
+        l.record_failure(key, ts(at), ts(0)).await.unwrap();
+    }
+    assert_eq!(
+        l.forget_failures_before("login:", ts(300)).await.unwrap(),
+        3
+    );
+    assert_eq!(l.failures_since("login:ip:1", ts(0)).await.unwrap(), 1);
+    assert_eq!(l.failures_since("login:ip:2", ts(0)).await.unwrap(), 0);
+    assert_eq!(l.failures_since("login:account:x", ts(0)).await.unwrap(), 0);
+    assert_eq!(l.failures_since("users:ip:1", ts(0)).await.unwrap(), 1);
+    assert_eq!(l.failures_since("login", ts(0)).await.unwrap(), 1);
+    assert_eq!(
+        l.forget_failures_before("login:", ts(300)).await.unwrap(),
+        0
+    );
+}

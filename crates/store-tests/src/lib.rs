@@ -23,9 +23,9 @@ pub mod fixtures;
 pub mod users_api;
 
 pub use accounts::{
-    delete_user_removes_refresh_tokens, login_throttle_window, refresh_concurrent_use_is_single,
-    refresh_single_use_and_reuse_revokes_family, revoke_user_refresh_ends_their_sessions_only,
-    users_crud_and_email_conflict,
+    delete_user_removes_refresh_tokens, login_throttle_forgets_old_failures, login_throttle_window,
+    refresh_concurrent_use_is_single, refresh_single_use_and_reuse_revokes_family,
+    revoke_user_refresh_ends_their_sessions_only, users_crud_and_email_conflict,
 };
 pub use audit::audit_idempotent_and_paginated;
 pub use concurrency::concurrent_push_and_pull_never_skips;
@@ -84,6 +84,7 @@ macro_rules! conformance_suite {
             delete_user_removes_refresh_tokens,
             revoke_user_refresh_ends_their_sessions_only,
             login_throttle_window,
+            login_throttle_forgets_old_failures,
             audit_idempotent_and_paginated,
             users_api_apps_crud,
             schema_versions_increment,

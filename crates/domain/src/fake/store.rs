@@ -593,6 +593,18 @@ impl LoginThrottleStore for MemStore {
         self.lock()?.failures.retain(|(k, _)| k != key);
         Ok(())
     }
+
+    async fn forget_failures_before(
+        &self,
+        prefix: &str,
+        before: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut s = self.lock()?;
+        let kept = s.failures.len();
+        s.failures
+            .retain(|(k, at)| !(k.starts_with(prefix) && *at < before));
+        Ok((kept - s.failures.len()) as u64)
+    }
 }
 
 #[async_trait]

@@ -218,4 +218,16 @@ pub trait LoginThrottleStore: Send + Sync {
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
     async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Forgets every failure recorded before `before` under a key that starts with `prefix`
+    /// (whatever its key: clients that never come back leave failures nothing else
+    /// removes). Returns how many were forgotten.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn forget_failures_before(
+        &self,
+        prefix: &str,
+        before: Timestamp,
+    ) -> Result<u64, StoreError>;
 }

@@ -6,6 +6,7 @@ use super::credentials::{earlier, sha256_hex};
 use crate::error::{DomainError, ErrorKind};
 use crate::ports::LoginThrottleStore;
 use crate::time::Timestamp;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -16,6 +17,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// a turn: the count each one checks includes all but at most one attempt before it, and
 /// password verification by logins holds at most this many hashes in memory.
 const ATTEMPTS_AT_ONCE: usize = 2;
+
+/// Every this many failures recorded by a limiter (the first one included, which also
+/// clears what an earlier run left), it forgets its failures older than the window, so
+/// the store keeps about one window's failures however many clients come and go.
+const FORGET_EVERY: u64 = 256;
 
 /// Thresholds of a failed-login limiter. A threshold of 0 disables that counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +53,7 @@ pub(crate) struct LoginLimiter {
     limits: LoginLimits,
     prefix: &'static str,
     turns: Semaphore,
+    recorded: AtomicU64,
 }
 
 impl LoginLimiter {
@@ -61,6 +68,7 @@ impl LoginLimiter {
             limits,
             prefix,
             turns: Semaphore::new(ATTEMPTS_AT_ONCE),
+            recorded: AtomicU64::new(0),
         }
     }
 
@@ -115,7 +123,8 @@ impl LoginLimiter {
         Ok(())
     }
 
-    /// Counts one failure for the account and the IP.
+    /// Counts one failure for the account and the IP (and, every [`FORGET_EVERY`] failures,
+    /// forgets this limiter's failures older than the window).
     ///
     /// # Errors
     /// Storage errors.
@@ -128,6 +137,14 @@ impl LoginLimiter {
         let since = earlier(now, self.limits.window_secs);
         for (key, _) in self.counters(account, ip) {
             self.store.record_failure(&key, now, since).await?;
+        }
+        if self
+            .recorded
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(FORGET_EVERY)
+        {
+            let prefix = format!("{}:", self.prefix);
+            self.store.forget_failures_before(&prefix, since).await?;
         }
         Ok(())
     }
@@ -152,5 +169,27 @@ impl LoginLimiter {
             "RATE_LIMITED",
             "Too many failed login attempts, retry later",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::MockLoginThrottleStore;
+
+    #[tokio::test]
+    async fn old_failures_are_forgotten_at_the_first_and_every_256th_failure() {
+        let mut store = MockLoginThrottleStore::new();
+        store.expect_record_failure().returning(|_, _, _| Ok(1));
+        store
+            .expect_forget_failures_before()
+            .withf(|prefix, before| prefix == "p:" && before.millis() == 1_000_000 - 900_000)
+            .times(2)
+            .returning(|_, _| Ok(0));
+        let limiter = LoginLimiter::new(Arc::new(store), LoginLimits::default(), "p");
+        let now = Timestamp::from_millis(1_000_000).unwrap();
+        for _ in 0..=FORGET_EVERY {
+            limiter.failed("a@x.org", "10.0.0.1", now).await.unwrap();
+        }
     }
 }

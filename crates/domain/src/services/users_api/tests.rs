@@ -494,6 +494,11 @@ async fn login_with_bad_credentials_is_401_and_counted() {
         .withf(|key, _, _| key.starts_with("users-login:"))
         .times(4)
         .returning(|_, _, _| Ok(1));
+    m.throttle
+        .expect_forget_failures_before()
+        .withf(|prefix, _| prefix == "users-login:")
+        .times(1)
+        .returning(|_, _| Ok(0));
     m.store
         .expect_get_app()
         .returning(|id| Ok((id == "my-app").then(|| app(id, AppRole::User))));
