@@ -128,6 +128,21 @@ const APPLY_RETRY_DELAYS: [Duration; 5] = [
     Duration::from_secs(16),
 ];
 
+#[derive(QueryableByName)]
+struct RetiredHead {
+    #[diesel(sql_type = BigInt)]
+    head: i64,
+}
+
+/// The sequence number before the tenant's first event: 0, or the head a purged tenant of
+/// its id left (`retired_heads`; the sequence of a config created again continues there).
+fn sequence_base(conn: &mut PgConnection, tenant: &str) -> Result<Seq, Fail> {
+    let rows: Vec<RetiredHead> = diesel::sql_query("SELECT head FROM retired_heads WHERE id = $1")
+        .bind::<Text, _>(tenant)
+        .load(conn)?;
+    Ok(Seq(rows.first().map_or(0, |r| r.head)))
+}
+
 /// The tenant's events with seq in `(after, last]`, in seq order.
 pub(crate) fn events_between(
     conn: &mut PgConnection,
@@ -167,14 +182,16 @@ impl EventStore for PgStore {
         max: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let tenant = tenant.as_str().to_owned();
-        // Sequences are gap-free per tenant, so the page is exactly the range
-        // (after, after + max]. Saying so bounds the work whatever plan is chosen: measured
-        // after a 1,000,000-event bulk push, before autovacuum had analysed the table, the
-        // planner picked a bitmap scan of every later event plus a sort — 460 ms a page
-        // instead of 3 ms.
-        let last = Seq(after.0.saturating_add(limit(max)));
-        self.run(move |conn| events_between(conn, &tenant, after, last))
-            .await
+        // Sequences are gap-free per tenant from its base on, so the page is exactly the
+        // range (from, from + max], `from` being `after` or the base when that is later.
+        // Saying so bounds the work whatever plan is chosen: measured after a 1,000,000-event
+        // bulk push, before autovacuum had analysed the table, the planner picked a bitmap
+        // scan of every later event plus a sort — 460 ms a page instead of 3 ms.
+        self.run(move |conn| {
+            let from = after.max(sequence_base(conn, &tenant)?);
+            events_between(conn, &tenant, from, Seq(from.0.saturating_add(limit(max))))
+        })
+        .await
     }
 
     async fn first_seq_at_or_after(

@@ -329,6 +329,11 @@ pub async fn purge_deletes_tenant_rows(stores: &Stores) {
     let after_old_cursor = stores.events.pull(&t1, Seq(2), 10).await.unwrap();
     assert_eq!(guids(&after_old_cursor), ["e1"]);
     assert_eq!(seqs(&after_old_cursor), [3]);
+    // A pull from the start, or from a cursor further back than a page, reaches it too.
+    for from in [Seq(0), Seq(1)] {
+        let page = stores.events.pull(&t1, from, 1).await.unwrap();
+        assert_eq!(seqs(&page), [3], "pull after {from:?}");
+    }
     assert_eq!(stores.entities.count_entities(&t1).await.unwrap(), 1);
     assert!(!stores.entities.has_duplicates(&t1).await.unwrap());
     assert_eq!(
