@@ -152,6 +152,9 @@ pub async fn run(
         App::new()
             .app_data(state.clone())
             .app_data(metrics.clone())
+            .wrap(actix_web::middleware::from_fn(
+                middleware::refuse_nul_in_url,
+            ))
             .wrap(actix_web::middleware::from_fn(middleware::request_id))
             .wrap(middleware::cors(origins.clone()))
             .wrap(actix_web::middleware::from_fn(middleware::cors_answers))

@@ -73,6 +73,28 @@ pub async fn cors_answers(
     Ok(res)
 }
 
+/// Refuses a request whose path or query string holds an encoded NUL character (`%00`):
+/// no id, name, guid or email may contain one (nothing stored does), and PostgreSQL cannot
+/// even compare text holding one, so without this a lookup answered 500 there and "not
+/// found" on SQLite. 400 `INVALID_URL` on every route and backend alike.
+pub async fn refuse_nul_in_url(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let uri = req.uri();
+    let holds_nul = |part: &str| part.contains("%00");
+    if holds_nul(uri.path()) || uri.query().is_some_and(holds_nul) {
+        let answer = ApiError::bad_request(
+            "INVALID_URL",
+            "The URL must not contain NUL characters (%00)",
+        )
+        .error_response();
+        let (req, _) = req.into_parts();
+        return Ok(ServiceResponse::new(req, answer));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn sane(id: &str) -> bool {

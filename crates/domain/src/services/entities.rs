@@ -297,8 +297,9 @@ impl EntityService {
     /// equality on top-level data fields, parameterised in storage.
     ///
     /// # Errors
-    /// 400 `INVALID_CRITERIA` (not a list of one-key objects, more than 10, bad field name);
-    /// 403; 404; storage errors.
+    /// 400 `INVALID_CRITERIA` (not a list of one-key objects, more than 10, bad field name,
+    /// a NUL character); 400 `INVALID_LIMIT` (a `limit` that is not a positive integer;
+    /// larger ones are clamped to 5,000); 403; 404; storage errors.
     pub async fn search(
         &self,
         who: &Principal,
@@ -328,17 +329,23 @@ impl EntityService {
                 if !valid || value.is_object() || value.is_array() {
                     return Err(bad("criteria fields are data keys with primitive values"));
                 }
+                if crate::nul::holds_nul(value) {
+                    // Nothing stored holds one, and PostgreSQL cannot compare text with it.
+                    return Err(bad("criteria values must not contain NUL characters"));
+                }
                 criteria.push((field.clone(), value.clone()));
             }
         }
         if criteria.len() > MAX_SEARCH_CRITERIA {
             return Err(bad("at most 10 criteria"));
         }
-        let limit = body
-            .get("limit")
-            .and_then(Value::as_u64)
-            .unwrap_or(u64::from(DEFAULT_ENTITY_LIMIT))
-            .clamp(1, u64::from(MAX_ENTITY_LIMIT));
+        let limit = match body.get("limit") {
+            None | Some(Value::Null) => u64::from(DEFAULT_ENTITY_LIMIT),
+            Some(n) => n.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
+                DomainError::bad_request("INVALID_LIMIT", "limit must be a positive integer")
+            })?,
+        }
+        .min(u64::from(MAX_ENTITY_LIMIT));
         let found = self
             .entities
             .search_entities(&tenant, &criteria, limit as u32)
@@ -425,8 +432,8 @@ impl EntityService {
     /// that exists emits the event, which also clears the pair when it is pending.
     ///
     /// # Errors
-    /// 400 `INVALID_CONFIG_ID`; 400 `INVALID_BODY` (missing guids, non-boolean
-    /// `shouldDeleteNewItem`); 404 `DUPLICATE_NOT_FOUND` (keep-both of an unknown pair, or
+    /// 400 `INVALID_CONFIG_ID`; 400 `INVALID_BODY` (missing guids, guids with a NUL
+    /// character, non-boolean `shouldDeleteNewItem`); 404 `DUPLICATE_NOT_FOUND` (keep-both of an unknown pair, or
     /// delete of an entity that does not exist); 403; storage errors.
     pub async fn resolve(&self, who: &Principal, body: &Value) -> Result<Value, DomainError> {
         let (tenant, _) = tenant_of(self.configs.as_ref(), who, body_config_id(body)?).await?;
@@ -442,6 +449,13 @@ impl EntityService {
                 "newItem and existingItem are required",
             ));
         };
+        if new_item.contains('\0') || existing.contains('\0') {
+            // No entity guid holds one, and PostgreSQL cannot compare text with it.
+            return Err(DomainError::bad_request(
+                "INVALID_BODY",
+                "newItem and existingItem must not contain NUL characters",
+            ));
+        }
         let pair = DuplicatePair {
             entity_guid: new_item.clone(),
             duplicate_guid: existing.clone(),

@@ -110,6 +110,13 @@ impl SyncService {
         }
         let mut entries = Vec::with_capacity(raw.len());
         for (i, item) in raw.iter().enumerate() {
+            if crate::nul::holds_nul(item) {
+                // PostgreSQL cannot store it; refused on every backend alike.
+                return Err(DomainError::bad_request(
+                    "INVALID_BODY",
+                    format!("auditLogs[{i}] must not contain NUL characters"),
+                ));
+            }
             let mut item = item.clone();
             if let Value::Object(map) = &mut item {
                 map.insert("userId".into(), Value::String(who.user_id.to_string()));

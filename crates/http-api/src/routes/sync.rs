@@ -102,7 +102,7 @@ pub(super) async fn pull_callback(
     Ok(HttpResponse::Ok().json(json!({"status": "not implemented"})))
 }
 
-#[utoipa::path(post, path = "/api/sync/push/audit-logs", tag = "sync", security(("bearer" = [])), request_body(content = Object, description = "`{configId, auditLogs}`"), responses((status = 200, description = "Stored", body = Object), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/sync/push/audit-logs", tag = "sync", security(("bearer" = [])), request_body(content = Object, description = "`{configId, auditLogs}`"), responses((status = 200, description = "Stored", body = Object), (status = 400, description = "INVALID_BODY (also an entry holding a NUL character)", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
 pub(super) async fn push_audit(
     state: web::Data<AppState>,
     who: AuthUser,
@@ -208,7 +208,7 @@ pub(super) async fn count_by_form(
     ))
 }
 
-#[utoipa::path(post, path = "/api/entities/search", tag = "entities", security(("bearer" = [])), request_body(content = Object, description = "`{configId, criteria, limit?}`"), responses((status = 200, description = "Matching entities", body = Object), (status = 400, description = "INVALID_BODY, INVALID_CRITERIA", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/entities/search", tag = "entities", security(("bearer" = [])), request_body(content = Object, description = "`{configId, criteria, limit?}`"), responses((status = 200, description = "Matching entities", body = Object), (status = 400, description = "INVALID_BODY, INVALID_CRITERIA (also a NUL character in a value), INVALID_LIMIT", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
 pub(super) async fn search(
     state: web::Data<AppState>,
     who: AuthUser,

@@ -15,7 +15,66 @@ crate::on_both_backends!(
     entities_and_duplicates_routes,
     audit_logs_and_quarantine,
     poison_events_are_kept_and_block_nothing,
+    nul_characters_in_lookups_are_refused_alike,
 );
+
+/// PostgreSQL cannot compare or store text holding NUL: lookups and writes carrying one
+/// answered 500 there (and "not found" or stored on SQLite). Every backend answers 400 now.
+async fn nul_characters_in_lookups_are_refused_alike(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.create_config(&admin, "prog").await;
+    for path in [
+        "/api/entities/%00?configId=prog",
+        "/api/entities?configId=prog&q=a%00",
+        "/api/entities?configId=prog&entityName=%00",
+        "/api/events?configId=prog&entityGuid=%00",
+        "/api/apps/prog%00",
+        "/v1/users/x%00",
+    ] {
+        let r = s.get(path, &admin).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.body);
+        r.expect_error(400, "INVALID_URL");
+    }
+    s.post(
+        "/api/entities/search",
+        &admin,
+        json!({"configId": "prog", "criteria": [{"name": "a\u{0}"}]}),
+    )
+    .await
+    .expect_error(400, "INVALID_CRITERIA");
+    for limit in [json!(-1), json!(0), json!("50"), json!(1.5)] {
+        s.post(
+            "/api/entities/search",
+            &admin,
+            json!({"configId": "prog", "criteria": [{"name": "a"}], "limit": limit}),
+        )
+        .await
+        .expect_error(400, "INVALID_LIMIT");
+    }
+    let found = s
+        .post(
+            "/api/entities/search",
+            &admin,
+            json!({"configId": "prog", "criteria": [{"name": "a"}], "limit": 9999}),
+        )
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    s.post(
+        "/api/potential-duplicates/resolve",
+        &admin,
+        json!({"configId": "prog", "newItem": "a\u{0}", "existingItem": "b"}),
+    )
+    .await
+    .expect_error(400, "INVALID_BODY");
+    let audit = json!({"guid": "g\u{0}", "timestamp": "2024-01-01T00:00:00Z", "action": "x"});
+    s.post(
+        "/api/sync/push/audit-logs",
+        &admin,
+        json!({"configId": "prog", "auditLogs": [audit]}),
+    )
+    .await
+    .expect_error(400, "INVALID_BODY");
+}
 
 async fn audit_logs_and_quarantine(s: &TestServer) {
     let admin = s.admin_token().await;

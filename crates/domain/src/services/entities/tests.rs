@@ -438,26 +438,26 @@ async fn duplicates_list_the_legacy_pairs_with_a_clamped_page() {
 }
 
 #[tokio::test]
-async fn search_limit_is_clamped() {
+async fn search_limit_is_clamped_and_must_be_a_positive_integer() {
     let mut entities = MockEntityStore::new();
     entities
         .expect_search_entities()
-        .times(2)
+        .times(3)
         .returning(|_, _, limit| {
-            assert!(limit == 1 || limit == MAX_ENTITY_LIMIT);
+            assert!([1, DEFAULT_ENTITY_LIMIT, MAX_ENTITY_LIMIT].contains(&limit));
             Ok(vec![group()])
         });
     let svc = service(MockEventStore::new(), entities);
     let who = user(&["prog"]);
-    for limit in [0, 99_999] {
-        let out = svc
-            .search(
-                &who,
-                &json!({"configId": "prog", "criteria": [{"name": "House"}], "limit": limit}),
-            )
-            .await
-            .unwrap();
+    let body =
+        |limit: Value| json!({"configId": "prog", "criteria": [{"name": "House"}], "limit": limit});
+    for limit in [json!(1), json!(99_999), Value::Null] {
+        let out = svc.search(&who, &body(limit)).await.unwrap();
         assert_eq!(out[0].guid, "hh");
+    }
+    for limit in [json!(0), json!(-1), json!("5"), json!(2.5)] {
+        let err = svc.search(&who, &body(limit.clone())).await.unwrap_err();
+        assert_eq!(err.code, "INVALID_LIMIT", "limit {limit}");
     }
 }
 
