@@ -15,7 +15,9 @@ use utoipa::{Modify, OpenApi};
         title = "DataCollect sync hub",
         description = "Sync server for offline-first field data collection, wire-compatible \
                        with the ID PASS DataCollect backend, plus the Users API. Errors always \
-                       have the `ErrorBody` shape.",
+                       have the `ErrorBody` shape. On every route, a URL holding an encoded \
+                       NUL character (`%00`) is refused with 400 `INVALID_URL`, and a refused \
+                       CORS request with 400 `CORS_REJECTED`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     paths(
