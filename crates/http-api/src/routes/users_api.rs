@@ -70,7 +70,7 @@ pub(super) async fn schema(
     Ok(HttpResponse::Ok().json(state.users_api.schema(app_id(&req)).await?))
 }
 
-#[utoipa::path(post, path = "/auth/login", tag = "users-api", request_body(content = Object, example = json!({"sourceAppId": "my-app-id", "password": "your-password"})), responses((status = 200, description = "Sets the `sid` session cookie (HttpOnly, SameSite=Lax, 7 days)", body = SessionLoginBody), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody), (status = 429, description = "TOO_MANY_ATTEMPTS", body = ErrorBody)))]
+#[utoipa::path(post, path = "/auth/login", tag = "users-api", request_body(content = Object, example = json!({"sourceAppId": "my-app-id", "password": "your-password"})), responses((status = 200, description = "Sets the `sid` session cookie (HttpOnly, SameSite=Lax, 7 days)", body = SessionLoginBody), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody), (status = 429, description = "RATE_LIMITED", body = ErrorBody)))]
 pub(super) async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -116,8 +116,21 @@ pub(super) async fn session(who: SessionApp) -> HttpResponse {
 #[serde(rename_all = "camelCase")]
 pub(super) struct Page {
     source_app_id: Option<String>,
+    #[serde(default, deserialize_with = "saturating_count")]
     limit: Option<u64>,
+    #[serde(default, deserialize_with = "saturating_count")]
     skip: Option<u64>,
+}
+
+/// A count in a query string: decimal digits, a value beyond `u64` read as `u64::MAX`
+/// (the contract clamps a large `limit` instead of refusing it; a large `skip` is past the
+/// end); anything else is refused (400 `INVALID_QUERY`).
+fn saturating_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(serde::de::Error::custom("not a non-negative integer"));
+    }
+    Ok(Some(text.parse().unwrap_or(u64::MAX)))
 }
 
 #[utoipa::path(get, path = "/auth/users", tag = "users-api", security(("session" = [])), params(Page), responses((status = 200, description = "The app's users, newest first", body = AppUsers)))]

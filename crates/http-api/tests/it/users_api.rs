@@ -199,6 +199,36 @@ async fn users_api_end_to_end(s: &TestServer) {
         ),
         (Some(200), Some("my-app"))
     );
+    // Larger → 200, also beyond a 64-bit integer; a skip past the end is an empty page;
+    // what is not a count is refused.
+    let huge = send(
+        s,
+        Method::GET,
+        "/auth/admin/users?limit=99999999999999999999999&skip=99999999999999999999999",
+        Some(&admin),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(huge.status, StatusCode::OK, "{}", huge.body);
+    assert_eq!(huge.body["limit"], 200);
+    assert_eq!(huge.body["users"], json!([]));
+    for bad in ["limit=-1", "limit=abc", "skip=1.5", "limit="] {
+        let r = send(
+            s,
+            Method::GET,
+            &format!("/auth/admin/users?{bad}"),
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("INVALID_QUERY")),
+            "{bad}"
+        );
+    }
     let del = send(
         s,
         Method::DELETE,
