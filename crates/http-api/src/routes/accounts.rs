@@ -24,7 +24,7 @@ fn text<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
     body.get(key).and_then(Value::as_str)
 }
 
-#[utoipa::path(post, path = "/api/users/login", tag = "accounts", request_body(content = Object, example = json!({"email": "admin@example.com", "password": "secret"})), responses((status = 200, description = "Access token, user id, refresh token and the access token lifetime in seconds", body = LoginResponse), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody), (status = 429, description = "TOO_MANY_ATTEMPTS, with Retry-After", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/users/login", tag = "accounts", request_body(content = Object, example = json!({"email": "admin@example.com", "password": "secret"})), responses((status = 200, description = "Access token, user id, refresh token and the access token lifetime in seconds", body = LoginResponse), (status = 400, description = "INVALID_BODY", body = ErrorBody), (status = 401, description = "INVALID_CREDENTIALS", body = ErrorBody), (status = 429, description = "RATE_LIMITED, with Retry-After", body = ErrorBody)))]
 pub(super) async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
