@@ -262,6 +262,17 @@ impl RefreshTokenStore for PgStore {
         })
         .await
     }
+
+    async fn delete_expired_refresh(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.run(move |conn| {
+            let n = diesel::delete(
+                refresh_tokens::table.filter(refresh_tokens::expires_at.le(now.millis())),
+            )
+            .execute(conn)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }
 
 fn failures(conn: &mut PgConnection, key: &str, window_start: Timestamp) -> Result<u32, Fail> {

@@ -343,4 +343,15 @@ impl UsersApiStore for PgStore {
         })
         .await
     }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.run(move |conn| {
+            let n = diesel::delete(
+                users_sessions::table.filter(users_sessions::expires_at.le(now.millis())),
+            )
+            .execute(conn)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }

@@ -276,6 +276,16 @@ impl RefreshTokenStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_expired_refresh(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            let n = query("DELETE FROM refresh_tokens WHERE expires_at <= ?")
+                .bind::<BigInt, _>(now.millis())
+                .execute(conn)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }
 
 #[async_trait]

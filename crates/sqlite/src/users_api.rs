@@ -379,4 +379,14 @@ impl UsersApiStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            let n = query("DELETE FROM users_sessions WHERE expires_at <= ?")
+                .bind::<BigInt, _>(now.millis())
+                .execute(conn)?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }

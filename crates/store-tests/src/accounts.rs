@@ -245,6 +245,47 @@ pub async fn revoke_user_refresh_ends_their_sessions_only(stores: &Stores) {
     );
 }
 
+/// Deleting expired refresh tokens removes those with `expires_at <= now` whatever their
+/// state (used, revoked, fresh), of every user; a deleted one is `Invalid`.
+pub async fn expired_refresh_tokens_are_deleted(stores: &Stores) {
+    let (ann, bob) = (
+        user(stores, "ann@x.org").await,
+        user(stores, "bob@x.org").await,
+    );
+    let r = stores.refresh_tokens.as_ref();
+    let token = |hash: &str, user_id: i64, expires: i64| RefreshToken {
+        expires_at: ts(expires),
+        ..refresh_token(hash, user_id, hash)
+    };
+    for (hash, user_id, expires) in [
+        ("used", ann.id, 100),
+        ("fresh", bob.id, 200),
+        ("live", ann.id, 201),
+    ] {
+        r.insert_refresh(&token(hash, user_id, expires))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        r.use_refresh("used", ts(50)).await.unwrap(),
+        RefreshUse::Valid(_)
+    ));
+    assert_eq!(r.delete_expired_refresh(ts(200)).await.unwrap(), 2);
+    assert_eq!(
+        r.use_refresh("used", ts(50)).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    assert_eq!(
+        r.use_refresh("fresh", ts(50)).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    assert_eq!(
+        r.use_refresh("live", ts(50)).await.unwrap(),
+        RefreshUse::Valid(token("live", ann.id, 201))
+    );
+    assert_eq!(r.delete_expired_refresh(ts(200)).await.unwrap(), 0);
+}
+
 /// Failures are counted per key from `window_start` (inclusive), this one included;
 /// clearing forgets only that key.
 pub async fn login_throttle_window(stores: &Stores) {

@@ -23,9 +23,10 @@ pub mod fixtures;
 pub mod users_api;
 
 pub use accounts::{
-    delete_user_removes_refresh_tokens, login_throttle_forgets_old_failures, login_throttle_window,
-    refresh_concurrent_use_is_single, refresh_single_use_and_reuse_revokes_family,
-    revoke_user_refresh_ends_their_sessions_only, users_crud_and_email_conflict,
+    delete_user_removes_refresh_tokens, expired_refresh_tokens_are_deleted,
+    login_throttle_forgets_old_failures, login_throttle_window, refresh_concurrent_use_is_single,
+    refresh_single_use_and_reuse_revokes_family, revoke_user_refresh_ends_their_sessions_only,
+    users_crud_and_email_conflict,
 };
 pub use audit::audit_idempotent_and_paginated;
 pub use concurrency::concurrent_push_and_pull_never_skips;
@@ -44,8 +45,8 @@ pub use events::{
     push_rejects_guid_conflict, push_unknown_tenant_is_not_found,
 };
 pub use users_api::{
-    delete_app_cascades, schema_versions_increment, session_expiry, users_api_apps_crud,
-    users_api_concurrent_upserts_make_one_record, users_api_upsert_keeps_id,
+    delete_app_cascades, expired_sessions_are_deleted, schema_versions_increment, session_expiry,
+    users_api_apps_crud, users_api_concurrent_upserts_make_one_record, users_api_upsert_keeps_id,
 };
 
 /// The runtime the generated tests use (re-exported so adapter crates need no direct
@@ -83,6 +84,7 @@ macro_rules! conformance_suite {
             refresh_concurrent_use_is_single,
             delete_user_removes_refresh_tokens,
             revoke_user_refresh_ends_their_sessions_only,
+            expired_refresh_tokens_are_deleted,
             login_throttle_window,
             login_throttle_forgets_old_failures,
             audit_idempotent_and_paginated,
@@ -92,6 +94,7 @@ macro_rules! conformance_suite {
             users_api_concurrent_upserts_make_one_record,
             delete_app_cascades,
             session_expiry,
+            expired_sessions_are_deleted,
             concurrent_push_and_pull_never_skips,
         );
     };

@@ -360,3 +360,31 @@ pub async fn session_expiry(stores: &Stores) {
     assert!(!s.delete_session("h1").await.unwrap());
     assert_eq!(s.get_session("h1", ts(1)).await.unwrap(), None);
 }
+
+/// Deleting expired sessions removes those with `expires_at <= now`, of every app, and
+/// keeps the others.
+pub async fn expired_sessions_are_deleted(stores: &Stores) {
+    let s = stores.users_api.as_ref();
+    for app in ["a", "b"] {
+        s.create_app(&users_app(app, AppRole::User, 1), &default_schema())
+            .await
+            .unwrap();
+    }
+    let session = |hash: &str, app: &str, expires: i64| UsersSession {
+        token_hash: hash.into(),
+        source_app_id: app.into(),
+        expires_at: ts(expires),
+    };
+    for (hash, app, expires) in [("a1", "a", 100), ("b1", "b", 200), ("a2", "a", 201)] {
+        s.create_session(&session(hash, app, expires))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.delete_expired_sessions(ts(200)).await.unwrap(), 2);
+    assert_eq!(
+        s.get_session("a2", ts(0)).await.unwrap(),
+        Some(session("a2", "a", 201))
+    );
+    assert_eq!(s.get_session("b1", ts(0)).await.unwrap(), None);
+    assert_eq!(s.delete_expired_sessions(ts(200)).await.unwrap(), 0);
+}

@@ -562,6 +562,13 @@ impl RefreshTokenStore for MemStore {
         }
         Ok(())
     }
+
+    async fn delete_expired_refresh(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut s = self.lock()?;
+        let before = s.refresh.len();
+        s.refresh.retain(|_, (t, _, _)| t.expires_at > now);
+        Ok((before - s.refresh.len()) as u64)
+    }
 }
 
 #[async_trait]
@@ -813,6 +820,13 @@ impl UsersApiStore for MemStore {
 
     async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
         Ok(self.lock()?.sessions.remove(token_hash).is_some())
+    }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut s = self.lock()?;
+        let before = s.sessions.len();
+        s.sessions.retain(|_, session| session.expires_at > now);
+        Ok((before - s.sessions.len()) as u64)
     }
 }
 

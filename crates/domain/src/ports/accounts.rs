@@ -189,6 +189,16 @@ pub trait RefreshTokenStore: Send + Sync {
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
     async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError>;
+
+    /// Deletes every token that expired at or before `now`, used, revoked or not (each
+    /// refresh adds a token, so the table would otherwise only grow). A deleted token is
+    /// `Invalid` to [`RefreshTokenStore::use_refresh`], as it was expired; only the family
+    /// revocation its reuse would have caused is lost, for a token past its lifetime.
+    /// Returns how many were deleted.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn delete_expired_refresh(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Failed-login counters, shared by all server instances.

@@ -154,4 +154,11 @@ pub trait UsersApiStore: Send + Sync {
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
     async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError>;
+
+    /// Deletes every session that expired at or before `now` (each login adds one, so the
+    /// table would otherwise only grow); returns how many.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
 }

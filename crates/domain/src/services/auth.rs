@@ -12,6 +12,7 @@ pub use cache::{PrincipalCache, DEFAULT_PRINCIPAL_CACHE_ENTRIES, DEFAULT_PRINCIP
 use super::credentials::{
     internal_error, later, normalize_email, sha256_hex, DecoyHash, TOKEN_BYTES,
 };
+use super::housekeeping::CleanUp;
 use super::login_limit::LoginLimiter;
 use crate::error::DomainError;
 use crate::ports::{
@@ -164,6 +165,7 @@ pub struct AuthService {
     limiter: LoginLimiter,
     cache: Arc<PrincipalCache>,
     decoy: DecoyHash,
+    refresh_clean_up: CleanUp,
 }
 
 impl AuthService {
@@ -181,6 +183,7 @@ impl AuthService {
             limiter,
             cache,
             decoy: DecoyHash::default(),
+            refresh_clean_up: CleanUp::default(),
         }
     }
 
@@ -381,6 +384,12 @@ impl AuthService {
             expires_at: later(now, self.settings.refresh_ttl_secs)?,
         };
         self.ports.refresh_tokens.insert_refresh(&stored).await?;
+        if self.refresh_clean_up.due() {
+            self.ports
+                .refresh_tokens
+                .delete_expired_refresh(now)
+                .await?;
+        }
         Ok((token, refresh_token))
     }
 }

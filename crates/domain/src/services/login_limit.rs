@@ -3,10 +3,10 @@
 //! server instances) and answers 429 once a threshold is reached within the window.
 
 use super::credentials::{earlier, sha256_hex};
+use super::housekeeping::CleanUp;
 use crate::error::{DomainError, ErrorKind};
 use crate::ports::LoginThrottleStore;
 use crate::time::Timestamp;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -17,11 +17,6 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// a turn: the count each one checks includes all but at most one attempt before it, and
 /// password verification by logins holds at most this many hashes in memory.
 const ATTEMPTS_AT_ONCE: usize = 2;
-
-/// Every this many failures recorded by a limiter (the first one included, which also
-/// clears what an earlier run left), it forgets its failures older than the window, so
-/// the store keeps about one window's failures however many clients come and go.
-const FORGET_EVERY: u64 = 256;
 
 /// Thresholds of a failed-login limiter. A threshold of 0 disables that counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +48,7 @@ pub(crate) struct LoginLimiter {
     limits: LoginLimits,
     prefix: &'static str,
     turns: Semaphore,
-    recorded: AtomicU64,
+    clean_up: CleanUp,
 }
 
 impl LoginLimiter {
@@ -68,7 +63,7 @@ impl LoginLimiter {
             limits,
             prefix,
             turns: Semaphore::new(ATTEMPTS_AT_ONCE),
-            recorded: AtomicU64::new(0),
+            clean_up: CleanUp::default(),
         }
     }
 
@@ -123,8 +118,8 @@ impl LoginLimiter {
         Ok(())
     }
 
-    /// Counts one failure for the account and the IP (and, every [`FORGET_EVERY`] failures,
-    /// forgets this limiter's failures older than the window).
+    /// Counts one failure for the account and the IP (and, when a [`CleanUp`] is due,
+    /// forgets this limiter's failures older than the window, of every key).
     ///
     /// # Errors
     /// Storage errors.
@@ -138,11 +133,7 @@ impl LoginLimiter {
         for (key, _) in self.counters(account, ip) {
             self.store.record_failure(&key, now, since).await?;
         }
-        if self
-            .recorded
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(FORGET_EVERY)
-        {
+        if self.clean_up.due() {
             let prefix = format!("{}:", self.prefix);
             self.store.forget_failures_before(&prefix, since).await?;
         }
@@ -188,7 +179,7 @@ mod tests {
             .returning(|_, _| Ok(0));
         let limiter = LoginLimiter::new(Arc::new(store), LoginLimits::default(), "p");
         let now = Timestamp::from_millis(1_000_000).unwrap();
-        for _ in 0..=FORGET_EVERY {
+        for _ in 0..=crate::services::housekeeping::CLEAN_UP_EVERY {
             limiter.failed("a@x.org", "10.0.0.1", now).await.unwrap();
         }
     }

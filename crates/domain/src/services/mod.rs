@@ -6,6 +6,7 @@ pub mod configs;
 pub mod context;
 mod credentials;
 pub mod entities;
+mod housekeeping;
 mod login_limit;
 pub mod sync;
 pub mod user_admin;

@@ -15,6 +15,7 @@ pub use admin::{
 pub use sessions::{AppSession, AppUsers, NewSession, SessionLoginBody, APP_USERS_LIMIT};
 
 use super::credentials::{parse_email, DecoyHash};
+use super::housekeeping::CleanUp;
 use super::login_limit::LoginLimiter;
 use crate::error::{DomainError, StoreError};
 use crate::ports::{
@@ -150,6 +151,7 @@ pub struct UsersApiService {
     limiter: LoginLimiter,
     decoy: DecoyHash,
     schemas: SchemaCache,
+    session_clean_up: CleanUp,
 }
 
 impl UsersApiService {
@@ -166,6 +168,7 @@ impl UsersApiService {
             limiter,
             decoy: DecoyHash::default(),
             schemas: SchemaCache::default(),
+            session_clean_up: CleanUp::default(),
         }
     }
 

@@ -189,6 +189,12 @@ async fn login_issues_access_and_refresh_tokens() {
         })
         .times(1)
         .returning(|_| Ok(()));
+    // The service's first token also clears the tokens expired by now.
+    m.refresh
+        .expect_delete_expired_refresh()
+        .withf(|now| now.millis() == NOW_MS)
+        .times(1)
+        .returning(|_| Ok(3));
 
     let out = m
         .service(no_cache())
@@ -362,6 +368,9 @@ async fn bcrypt_hash_is_rehashed_on_login() {
         .times(1)
         .returning(|_| Ok(true));
     m.refresh.expect_insert_refresh().returning(|_| Ok(()));
+    m.refresh
+        .expect_delete_expired_refresh()
+        .returning(|_| Ok(0));
     let out = m
         .service(no_cache())
         .login(Some("bob@example.org"), Some("pw"), IP)
@@ -396,6 +405,10 @@ async fn refresh_rotates_within_the_family() {
         .withf(move |t| t.family_id == "fam-9" && t.token_hash == next_hash && t.user_id == 7)
         .times(1)
         .returning(|_| Ok(()));
+    m.refresh
+        .expect_delete_expired_refresh()
+        .times(1)
+        .returning(|_| Ok(0));
     let out = m
         .service(no_cache())
         .refresh(Some("old-token"))

@@ -114,6 +114,9 @@ impl UsersApiService {
             expires_at: later(now, self.settings.session_ttl_secs)?,
         };
         self.ports.store.create_session(&session).await?;
+        if self.session_clean_up.due() {
+            self.ports.store.delete_expired_sessions(now).await?;
+        }
         Ok(NewSession {
             token,
             max_age_secs: self.settings.session_ttl_secs,

@@ -40,6 +40,7 @@ mockall::mock! {
         fn create_session(&self, session: &UsersSession) -> Result<(), StoreError>;
         fn get_session(&self, token_hash: &str, now: Timestamp) -> Result<Option<UsersSession>, StoreError>;
         fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError>;
+        fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError>;
     }
 }
 
@@ -106,6 +107,9 @@ impl UsersApiStore for MockStore {
     }
     async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
         MockStore::delete_session(self, token_hash)
+    }
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        MockStore::delete_expired_sessions(self, now)
     }
 }
 
@@ -452,6 +456,12 @@ async fn login_opens_a_seven_day_session() {
         })
         .times(1)
         .returning(|_| Ok(()));
+    // The service's first session also clears the sessions expired by now.
+    m.store
+        .expect_delete_expired_sessions()
+        .withf(|now| now.millis() == NOW_MS)
+        .times(1)
+        .returning(|_| Ok(2));
     let out = m
         .service()
         .login(&json!({"sourceAppId": "my-app", "password": "pw"}), IP)
