@@ -29,6 +29,10 @@ use std::sync::Arc;
 pub const PUSH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Largest JSON body of any other route (5 MiB, room for a config with forms).
 pub const DEFAULT_BODY_LIMIT: usize = 5 * 1024 * 1024;
+/// Largest JSON body of a public Users-API sign-up (`POST /v1/users`, 64 KiB). Anyone who
+/// knows an app id may post one per email, and an app's `GET /auth/users` returns up to
+/// 1,000 records at once: the 5 MiB default would let one app's listing hold gigabytes.
+pub const SIGNUP_BODY_LIMIT: usize = 64 * 1024;
 
 /// Server facts shown by `/api/server-info` and used for artifact URLs.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use crate::auth::{SessionApp, SESSION_COOKIE};
 use crate::error::{ApiError, ErrorBody};
-use crate::AppState;
+use crate::{AppState, SIGNUP_BODY_LIMIT};
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use domain::services::users_api::{
@@ -16,18 +16,23 @@ use serde_json::Value;
 use utoipa::IntoParams;
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/users", web::post().to(upsert))
-        .route("/v1/schema", web::get().to(schema))
-        .route("/auth/login", web::post().to(login))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/auth/session", web::get().to(session))
-        .route("/auth/users", web::get().to(app_users))
-        .route("/auth/apps", web::get().to(list_apps))
-        .route("/auth/apps", web::post().to(create_app))
-        .route("/auth/apps/{id}", web::delete().to(delete_app))
-        .route("/auth/apps/{id}/schema", web::get().to(get_schema))
-        .route("/auth/apps/{id}/schema", web::put().to(put_schema))
-        .route("/auth/admin/users", web::get().to(admin_users));
+    cfg.service(
+        web::resource("/v1/users")
+            .app_data(super::json_config(SIGNUP_BODY_LIMIT))
+            .route(web::post().to(upsert))
+            .default_service(web::to(super::not_found)),
+    )
+    .route("/v1/schema", web::get().to(schema))
+    .route("/auth/login", web::post().to(login))
+    .route("/auth/logout", web::post().to(logout))
+    .route("/auth/session", web::get().to(session))
+    .route("/auth/users", web::get().to(app_users))
+    .route("/auth/apps", web::get().to(list_apps))
+    .route("/auth/apps", web::post().to(create_app))
+    .route("/auth/apps/{id}", web::delete().to(delete_app))
+    .route("/auth/apps/{id}/schema", web::get().to(get_schema))
+    .route("/auth/apps/{id}/schema", web::put().to(put_schema))
+    .route("/auth/admin/users", web::get().to(admin_users));
 }
 
 fn app_id(req: &HttpRequest) -> Option<&str> {
@@ -50,7 +55,7 @@ fn session_cookie(secure: bool, value: String, max_age_secs: i64) -> Cookie<'sta
         .finish()
 }
 
-#[utoipa::path(post, path = "/v1/users", tag = "users-api", security(("appId" = [])), request_body(content = Object, example = json!({"email": "user@example.com", "data": {"fullName": "John Doe"}})), responses((status = 200, description = "Created or updated (upsert by normalized email)", body = UpsertedRecord), (status = 400, description = "INVALID_APP_ID, INVALID_BODY, SCHEMA_VALIDATION (every failing field in details)", body = ErrorBody), (status = 429, description = "RATE_LIMITED, with Retry-After", body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/users", tag = "users-api", security(("appId" = [])), request_body(content = Object, example = json!({"email": "user@example.com", "data": {"fullName": "John Doe"}})), responses((status = 200, description = "Created or updated (upsert by normalized email)", body = UpsertedRecord), (status = 400, description = "INVALID_APP_ID, INVALID_BODY, SCHEMA_VALIDATION (every failing field in details)", body = ErrorBody), (status = 413, description = "PAYLOAD_TOO_LARGE: a body over 64 KiB", body = ErrorBody), (status = 429, description = "RATE_LIMITED, with Retry-After", body = ErrorBody)))]
 pub(super) async fn upsert(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -1189,6 +1189,18 @@ async fn public_request_errors(s: &TestServer) {
     );
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "INVALID_CONTENT_TYPE");
+    // A sign-up body over 64 KiB is refused before anything is parsed or stored.
+    let big = json!({"email": "a@example.org", "data": {"fullName": "x".repeat(64 * 1024)}});
+    let r = send(s, Method::POST, "/v1/users", None, Some("pub"), Some(big)).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("PAYLOAD_TOO_LARGE"))
+    );
+    let r = send(s, Method::GET, "/v1/users", None, Some("pub"), None).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("NOT_FOUND"))
+    );
     let long_email = format!("{}@example.org", "a".repeat(243));
     for (body, code) in [
         (json!(["a@example.org"]), "INVALID_BODY"),
