@@ -43,7 +43,8 @@ pub struct Settings {
     pub storage: &'static str,
     /// Access and refresh token lifetimes, login limits.
     pub auth: AuthSettings,
-    /// Mark the Users-API session cookie `Secure` (on unless serving plain HTTP locally).
+    /// Mark the Users-API session cookie `Secure` (on unless configured for plain HTTP; the
+    /// server binary decides from `PUBLIC_BASE_URL` and `BIND`).
     pub secure_cookies: bool,
     /// Origins allowed to call the Users-API session routes (`ALLOWED_ORIGINS`).
     pub allowed_origins: Vec<String>,

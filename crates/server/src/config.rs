@@ -107,6 +107,26 @@ impl Config {
         })
     }
 
+    /// Whether the Users-API session cookie is marked `Secure`: yes unless the server is
+    /// configured for plain-HTTP use — a `PUBLIC_BASE_URL` starting with `http://`, or no
+    /// `PUBLIC_BASE_URL` while listening on a loopback address only (a local run; browsers
+    /// would not send a `Secure` cookie back over plain HTTP to any other host). A server
+    /// reachable from the network without a public URL is presumed behind TLS.
+    pub fn secure_cookies(&self) -> bool {
+        match &self.public_base_url {
+            Some(url) => !url.to_ascii_lowercase().starts_with("http://"),
+            None => !self.bind_is_loopback(),
+        }
+    }
+
+    fn bind_is_loopback(&self) -> bool {
+        self.bind.eq_ignore_ascii_case("localhost")
+            || self
+                .bind
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// Whether the database is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         let url = &self.database_url.0;
@@ -117,6 +137,32 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_cookies_are_secure_unless_configured_for_plain_http() {
+        let config = |bind: &str, url: Option<&str>| Config {
+            bind: bind.into(),
+            public_base_url: url.map(str::to_owned),
+            ..Config::from_env().unwrap()
+        };
+        for (bind, url, secure) in [
+            ("127.0.0.1", None, false),
+            ("::1", None, false),
+            ("localhost", None, false),
+            ("0.0.0.0", None, true),
+            ("10.1.2.3", None, true),
+            ("0.0.0.0", Some("https://sync.example.org"), true),
+            ("127.0.0.1", Some("https://sync.example.org"), true),
+            ("0.0.0.0", Some("http://10.1.2.3:3000"), false),
+            ("0.0.0.0", Some("HTTP://sync.lan"), false),
+        ] {
+            assert_eq!(
+                config(bind, url).secure_cookies(),
+                secure,
+                "BIND={bind} PUBLIC_BASE_URL={url:?}"
+            );
+        }
+    }
 
     #[test]
     fn secrets_are_redacted_in_debug() {

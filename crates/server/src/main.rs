@@ -168,11 +168,7 @@ fn state(config: &Config, stores: Stores, storage: &'static str) -> Result<AppSt
     if let Some(ttl) = config.refresh_ttl_secs {
         auth.refresh_ttl_secs = ttl;
     }
-    // Plain-HTTP local use (no https public URL) cannot send Secure cookies back.
-    let secure_cookies = config
-        .public_base_url
-        .as_deref()
-        .is_some_and(|u| u.starts_with("https://"));
+    let secure_cookies = config.secure_cookies();
     let settings = Settings {
         public_base_url: config.public_base_url.clone(),
         storage,
