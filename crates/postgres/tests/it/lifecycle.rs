@@ -164,3 +164,20 @@ async fn an_unreachable_database_is_unavailable() {
         Err(StoreError::Internal(_))
     ));
 }
+
+/// Every guid column a listing orders by compares bytewise, as on SQLite and in the domain
+/// (whatever the database's default collation), so pages are the same on every backend.
+#[tokio::test]
+async fn ordered_guid_columns_compare_bytewise() {
+    let (db, _store) = crate::test_db!();
+    let not_bytewise = count(
+        &mut db.conn(),
+        "SELECT COUNT(*) AS n FROM information_schema.columns WHERE table_schema = $1 \
+         AND (table_name, column_name) IN (('events', 'guid'), ('entities', 'guid'), \
+         ('potential_duplicates', 'entity_guid'), ('potential_duplicates', 'duplicate_guid'), \
+         ('duplicate_keep_both', 'entity_guid'), ('duplicate_keep_both', 'duplicate_guid')) \
+         AND collation_name IS DISTINCT FROM 'C'",
+        db.schema(),
+    );
+    assert_eq!(not_bytewise, 0);
+}
