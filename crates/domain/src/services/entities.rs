@@ -137,12 +137,13 @@ fn parse_number(
     }
 }
 
-/// `limit` of the entity and event listings: absent → 100; 1..; larger than 1,000 → 1,000.
-fn parse_limit(text: Option<&str>) -> Result<u32, DomainError> {
+/// `limit` of the entity, event and duplicate listings: absent → `default`; 1..; larger
+/// than 1,000 → 1,000.
+fn parse_limit(text: Option<&str>, default: u32) -> Result<u32, DomainError> {
     let limit = parse_number(
         text,
         "limit",
-        u64::from(DEFAULT_ENTITY_LIMIT),
+        u64::from(default),
         u64::from(MAX_ENTITY_LIMIT),
     )?;
     if limit == 0 {
@@ -182,7 +183,7 @@ impl EntityService {
         p: &EntityListParams,
     ) -> Result<Vec<EntityView>, DomainError> {
         let (tenant, _) = tenant_of(self.configs.as_ref(), who, p.config_id.as_deref()).await?;
-        let limit = parse_limit(p.limit.as_deref())?;
+        let limit = parse_limit(p.limit.as_deref(), DEFAULT_ENTITY_LIMIT)?;
         let offset = parse_number(p.offset.as_deref(), "offset", 0, u64::MAX)?;
         let kind = match p.kind.as_deref().filter(|k| !k.is_empty()) {
             None => None,
@@ -382,7 +383,7 @@ impl EntityService {
                     .0
             }
         };
-        let limit = parse_limit(limit)?;
+        let limit = parse_limit(limit, DEFAULT_ENTITY_LIMIT)?;
         let mut page = self
             .events
             .list_events(&tenant, &filter, after, limit + 1)
@@ -398,21 +399,25 @@ impl EntityService {
         })
     }
 
-    /// `GET /api/potential-duplicates`: pending pairs (legacy shape), paginated.
+    /// `GET /api/potential-duplicates?configId=&offset=&limit=`: pending pairs (legacy
+    /// shape), paginated; `limit` as for the entity listing but 1,000 when absent (upstream
+    /// lists every pair).
     ///
     /// # Errors
-    /// 403; 404; storage errors.
+    /// 400 `INVALID_LIMIT` / `INVALID_OFFSET`; 403; 404; storage errors.
     pub async fn duplicates(
         &self,
         who: &Principal,
         config_id: Option<&str>,
-        offset: u64,
-        limit: u32,
+        offset: Option<&str>,
+        limit: Option<&str>,
     ) -> Result<Vec<DuplicateView>, DomainError> {
         let (tenant, _) = tenant_of(self.configs.as_ref(), who, config_id).await?;
+        let limit = parse_limit(limit, MAX_ENTITY_LIMIT)?;
+        let offset = parse_number(offset, "offset", 0, u64::MAX)?;
         let pairs = self
             .entities
-            .list_duplicates(&tenant, offset, limit.clamp(1, MAX_ENTITY_LIMIT))
+            .list_duplicates(&tenant, offset, limit)
             .await?;
         Ok(pairs
             .into_iter()

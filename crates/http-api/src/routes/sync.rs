@@ -303,11 +303,11 @@ pub(super) async fn events(
 #[serde(rename_all = "camelCase")]
 pub(super) struct DuplicatesQuery {
     config_id: Option<String>,
-    offset: Option<u64>,
-    limit: Option<u32>,
+    offset: Option<String>,
+    limit: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/potential-duplicates", tag = "entities", security(("bearer" = [])), params(DuplicatesQuery), responses((status = 200, description = "Unresolved potential duplicate pairs", body = Vec<DuplicateView>), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/potential-duplicates", tag = "entities", security(("bearer" = [])), params(DuplicatesQuery), responses((status = 200, description = "Unresolved potential duplicate pairs", body = Vec<DuplicateView>), (status = 400, description = "INVALID_LIMIT, INVALID_OFFSET", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody)))]
 pub(super) async fn duplicates(
     state: web::Data<AppState>,
     who: AuthUser,
@@ -318,8 +318,8 @@ pub(super) async fn duplicates(
         .duplicates(
             &who.0,
             q.config_id.as_deref(),
-            q.offset.unwrap_or(0),
-            q.limit.unwrap_or(1000),
+            q.offset.as_deref(),
+            q.limit.as_deref(),
         )
         .await?;
     Ok(HttpResponse::Ok().json(pairs))

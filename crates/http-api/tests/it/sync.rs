@@ -571,6 +571,18 @@ async fn entities_and_duplicates_routes(s: &TestServer) {
         dups.body,
         json!([{"entityGuid": "second", "duplicateGuid": "first"}])
     );
+    for (query, code) in [
+        ("limit=0", "INVALID_LIMIT"),
+        ("limit=x", "INVALID_LIMIT"),
+        ("offset=-1", "INVALID_OFFSET"),
+    ] {
+        s.get(
+            &format!("/api/potential-duplicates?configId=prog&{query}"),
+            &admin,
+        )
+        .await
+        .expect_error(400, code);
+    }
     let pull = s.get("/api/sync/pull?configId=prog", &admin).await;
     assert_eq!(
         pull.body["events"].as_array().unwrap().len(),

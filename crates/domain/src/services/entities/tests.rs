@@ -412,9 +412,12 @@ async fn duplicates_list_the_legacy_pairs_with_a_clamped_page() {
     let mut entities = MockEntityStore::new();
     entities
         .expect_list_duplicates()
-        .times(2)
+        .times(3)
         .returning(|_, offset, limit| {
-            assert!(matches!((offset, limit), (0, 1) | (10, MAX_ENTITY_LIMIT)));
+            assert!(matches!(
+                (offset, limit),
+                (0, 1) | (10, MAX_ENTITY_LIMIT) | (0, MAX_ENTITY_LIMIT)
+            ));
             Ok(vec![DuplicatePair {
                 entity_guid: "new".into(),
                 duplicate_guid: "old".into(),
@@ -422,16 +425,35 @@ async fn duplicates_list_the_legacy_pairs_with_a_clamped_page() {
         });
     let svc = service(MockEventStore::new(), entities);
     let who = user(&["prog"]);
-    let out = svc.duplicates(&who, Some("prog"), 0, 0).await.unwrap();
+    let out = svc
+        .duplicates(&who, Some("prog"), None, Some("1"))
+        .await
+        .unwrap();
     assert_eq!(
         serde_json::to_value(&out).unwrap(),
         json!([{"entityGuid": "new", "duplicateGuid": "old"}])
     );
-    svc.duplicates(&who, Some("prog"), 10, 50_000)
+    // Larger limits are clamped; absent, every pair up to 1,000.
+    svc.duplicates(&who, Some("prog"), Some("10"), Some("50000"))
         .await
         .unwrap();
+    svc.duplicates(&who, Some("prog"), None, None)
+        .await
+        .unwrap();
+    for (offset, limit, code) in [
+        (None, Some("0"), "INVALID_LIMIT"),
+        (None, Some("-1"), "INVALID_LIMIT"),
+        (None, Some("abc"), "INVALID_LIMIT"),
+        (Some("-1"), None, "INVALID_OFFSET"),
+    ] {
+        let err = svc
+            .duplicates(&who, Some("prog"), offset, limit)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, code, "offset {offset:?} limit {limit:?}");
+    }
     let err = svc
-        .duplicates(&who, Some("other"), 0, 10)
+        .duplicates(&who, Some("other"), None, Some("10"))
         .await
         .unwrap_err();
     assert_eq!(err.code, "TENANT_FORBIDDEN");
