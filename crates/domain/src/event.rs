@@ -252,6 +252,33 @@ fn valid_type(t: &str) -> bool {
         })
 }
 
+/// Whether `data.entityName`, or the `entityName` of an inline member (`data.members`, at
+/// any depth: appliers create entities from them, with that form name), is longer than
+/// [`MAX_ENTITY_NAME_CHARS`].
+fn holds_long_entity_name(data: &Map<String, Value>) -> bool {
+    let too_long = |object: &Map<String, Value>| {
+        object
+            .get("entityName")
+            .and_then(Value::as_str)
+            .is_some_and(|name| name.chars().count() > MAX_ENTITY_NAME_CHARS)
+    };
+    if too_long(data) {
+        return true;
+    }
+    let mut stack: Vec<&Value> = data.get("members").into_iter().collect();
+    while let Some(members) = stack.pop() {
+        for member in members.as_array().into_iter().flatten() {
+            if let Some(member) = member.as_object() {
+                if too_long(member) {
+                    return true;
+                }
+                stack.extend(member.get("members"));
+            }
+        }
+    }
+    false
+}
+
 /// Validates one raw event of a push (SPEC §3.1). Unknown extra fields are ignored;
 /// `syncLevel` is read when present (0–2) and defaults to 0. Never panics.
 ///
@@ -310,15 +337,12 @@ pub fn validate_event(raw: &Value) -> Result<Event, Rejection> {
             "data must not contain NUL characters",
         ));
     }
-    if data
-        .get("entityName")
-        .and_then(Value::as_str)
-        .is_some_and(|name| name.chars().count() > MAX_ENTITY_NAME_CHARS)
-    {
+    if holds_long_entity_name(&data) {
         return Err(reject(
             raw,
             RejectCode::InvalidData,
-            "data.entityName must be at most 128 characters",
+            "data.entityName, and the entityName of every inline member, must be at most 128 \
+             characters",
         ));
     }
     if serialized.is_empty() || serialized.len() > MAX_DATA_BYTES {
@@ -518,6 +542,20 @@ mod tests {
             }),
             RejectCode::InvalidData
         );
+        // Inline members become entities with their own form name, at any depth.
+        let long = "é".repeat(MAX_ENTITY_NAME_CHARS + 1);
+        for data in [
+            json!({"members": [{"guid": "m1", "entityName": long}]}),
+            json!({"members": [{"guid": "g2", "type": "group",
+                                "members": [{"guid": "m2", "entityName": long}]}]}),
+        ] {
+            assert_eq!(
+                code_of(|m| {
+                    m.insert("data".into(), data.clone());
+                }),
+                RejectCode::InvalidData
+            );
+        }
         // At the limit, counted in characters (not bytes), and names that are not strings.
         for name in [
             json!("é".repeat(MAX_ENTITY_NAME_CHARS)),

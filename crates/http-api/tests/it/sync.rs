@@ -150,11 +150,21 @@ async fn poison_events_are_kept_and_block_nothing(s: &TestServer) {
         json!({"n": "a\u{0}b"}),
         ts,
     );
+    // An inline member becomes an entity with its own form name.
+    let long_member = event(
+        "long-member",
+        "g1",
+        "create-group",
+        json!({"members": [{"guid": "m1", "entityName": "x".repeat(4_000)}]}),
+        ts,
+    );
     let good = event("good", "p3", "create-individual", json!({"n": "A"}), ts);
-    let out = s.push(&admin, "prog", vec![long_name, nul, good]).await;
+    let out = s
+        .push(&admin, "prog", vec![long_name, nul, long_member, good])
+        .await;
     assert_eq!(
         (out["applied"].as_u64(), out["failed"].as_u64()),
-        (Some(1), Some(2))
+        (Some(1), Some(3))
     );
     let errors: Vec<(&str, &str)> = out["errors"]
         .as_array()
@@ -162,7 +172,14 @@ async fn poison_events_are_kept_and_block_nothing(s: &TestServer) {
         .iter()
         .map(|e| (e["guid"].as_str().unwrap(), e["code"].as_str().unwrap()))
         .collect();
-    assert_eq!(errors, [("long", "INVALID_DATA"), ("nul", "INVALID_DATA")]);
+    assert_eq!(
+        errors,
+        [
+            ("long", "INVALID_DATA"),
+            ("nul", "INVALID_DATA"),
+            ("long-member", "INVALID_DATA")
+        ]
+    );
     let later = event("later", "p4", "create-individual", json!({"n": "B"}), ts);
     assert_eq!(s.push(&admin, "prog", vec![later]).await["applied"], 1);
     for guid in ["p3", "p4"] {
@@ -178,12 +195,13 @@ async fn poison_events_are_kept_and_block_nothing(s: &TestServer) {
         .iter()
         .map(|e| &e["event"])
         .collect();
-    assert_eq!(kept.len(), 2);
+    assert_eq!(kept.len(), 3);
     assert_eq!(
         kept[0]["data"]["entityName"].as_str().map(str::len),
         Some(4_000)
     );
     assert_eq!(kept[1]["data"]["n"], "a\u{0}b");
+    assert_eq!(kept[2]["guid"], "long-member");
 }
 
 fn guids(events: &[Value]) -> BTreeSet<String> {
