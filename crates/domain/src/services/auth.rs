@@ -199,7 +199,8 @@ impl AuthService {
     /// `needs_rehash` (imported bcrypt) is replaced by an argon2id hash of the password.
     ///
     /// # Errors
-    /// 400 `INVALID_BODY` (missing email or password); 429 `RATE_LIMITED`; 401
+    /// 400 `INVALID_BODY` (missing email or password, a NUL character in the email); 429
+    /// `RATE_LIMITED`; 401
     /// `INVALID_CREDENTIALS` "Invalid email or password" (unknown email or wrong password);
     /// storage errors.
     pub async fn login(
@@ -213,6 +214,13 @@ impl AuthService {
             Some(p) if !p.is_empty() => p,
             _ => required(None, "password")?,
         };
+        if email.contains('\0') {
+            // No account has one, and PostgreSQL cannot compare text holding it.
+            return Err(DomainError::bad_request(
+                "INVALID_BODY",
+                "email must not contain NUL characters",
+            ));
+        }
         let _turn = self.limiter.turn().await?;
         let now = self.ports.clock.now();
         self.limiter.check(&email, client_ip, now).await?;

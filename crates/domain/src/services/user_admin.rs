@@ -64,6 +64,19 @@ fn last_admin() -> DomainError {
     DomainError::conflict("LAST_ADMIN", "The last admin cannot be deleted or demoted")
 }
 
+/// The JSON object of an account create or update. NUL characters are refused anywhere in
+/// it (PostgreSQL stores them neither in text nor in `jsonb`; the same answer on every
+/// backend).
+fn account_body(body: &Value) -> Result<&Map<String, Value>, DomainError> {
+    let body = body
+        .as_object()
+        .ok_or_else(|| invalid_body("expected a JSON object"))?;
+    if crate::nul::map_holds_nul(body) {
+        return Err(invalid_body("must not contain NUL characters"));
+    }
+    Ok(body)
+}
+
 fn invalid_body(why: &str) -> DomainError {
     DomainError::bad_request("INVALID_BODY", format!("Invalid request body: {why}"))
 }
@@ -164,9 +177,7 @@ impl UserAdminService {
         body: &Value,
     ) -> Result<CreatedUser, DomainError> {
         principal.require_admin()?;
-        let body = body
-            .as_object()
-            .ok_or_else(|| invalid_body("expected a JSON object"))?;
+        let body = account_body(body)?;
         let email = parse_email_field(member(body, "email").unwrap_or(&Value::Null))?;
         let password = parse_password(body)?.ok_or_else(|| {
             DomainError::bad_request("INVALID_PASSWORD", "Password must be a non-empty string")
@@ -212,9 +223,7 @@ impl UserAdminService {
         body: &Value,
     ) -> Result<MessageBody, DomainError> {
         principal.require_admin()?;
-        let body = body
-            .as_object()
-            .ok_or_else(|| invalid_body("expected a JSON object"))?;
+        let body = account_body(body)?;
         let mut user = self
             .resolve(id_or_email)
             .await?

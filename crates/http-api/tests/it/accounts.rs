@@ -73,6 +73,15 @@ async fn login_refresh_rotation_and_reuse(s: &TestServer) {
     )
     .await
     .expect_error(400, "INVALID_BODY");
+    // A NUL character (PostgreSQL answered 500: it cannot compare text holding one).
+    s.call(
+        Method::POST,
+        "/api/users/login",
+        None,
+        Some(json!({"email": "a\u{0}@example.org", "password": "x"})),
+    )
+    .await
+    .expect_error(400, "INVALID_BODY");
 
     let first = login["refreshToken"].as_str().unwrap();
     let r = s

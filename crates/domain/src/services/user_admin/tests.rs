@@ -205,6 +205,16 @@ async fn create_rejects_bad_input_and_taken_emails() {
             json!({"email": "a@b.org", "password": "pw", "roleAssignments": [{"role": "x"}]}),
             "INVALID_BODY",
         ),
+        // NUL anywhere (PostgreSQL stores it neither in text nor in jsonb).
+        (
+            json!({"email": "a@b.org", "password": "pw", "tenantIds": ["p\u{0}"]}),
+            "INVALID_BODY",
+        ),
+        (
+            json!({"email": "a@b.org", "password": "pw",
+                   "roleAssignments": [{"tenantId": "p", "role": "x\u{0}"}]}),
+            "INVALID_BODY",
+        ),
     ];
     for (body, code) in cases {
         let err = svc.create(&admin(), &body).await.unwrap_err();
