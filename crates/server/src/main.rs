@@ -263,7 +263,8 @@ async fn create_user(
             .read_to_string(&mut password)
             .map_err(|e| e.to_string())?;
     }
-    let mut password = password.trim().to_owned();
+    // One line: the line ending is not part of the password (spaces are).
+    let mut password = password.trim_end_matches(['\r', '\n']).to_owned();
     let generated = password.is_empty();
     if generated {
         password = RandomIds.alphanumeric(20);

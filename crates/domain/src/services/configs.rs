@@ -257,7 +257,7 @@ impl ConfigService {
             search: (!search.is_empty()).then(|| search.clone()),
             sort,
             descending,
-            offset: (requested_page - 1) * page_size,
+            offset: (requested_page - 1).saturating_mul(page_size),
             limit: page_size as u32,
             include_archived: p.include_archived,
             only: (!who.is_admin()).then(|| who.tenant_ids.clone()),

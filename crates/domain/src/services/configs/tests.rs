@@ -226,6 +226,13 @@ async fn list_scopes_users_to_their_tenants_and_clamps_the_page() {
         out["data"][0]["externalSync"]["extraFields"][0]["value"],
         "********"
     );
+    // The largest page number does not overflow the offset: clamped to the last page.
+    let last = ConfigListParams {
+        page: Some(u64::MAX.to_string()),
+        ..p
+    };
+    let out = svc.list(&user(&["prog"]), &last).await.unwrap();
+    assert_eq!(out["meta"]["page"], 1);
 }
 
 #[tokio::test]
