@@ -342,6 +342,9 @@ impl Applier<'_, '_> {
     /// Tombstones `guid` and its descendants; removes each from its live parents.
     fn cascade_delete(&mut self, guid: &str) -> Result<(), StoreError> {
         let mut work = vec![guid.to_owned()];
+        // Tombstoned by this cascade: parents not to read again (a group of N members is
+        // a parent of each; reading its record N times would copy N member ids each time).
+        let mut tombstoned = HashSet::new();
         while let Some(guid) = work.pop() {
             let Some(mut rec) = self.ws.get(&guid)? else {
                 continue;
@@ -364,7 +367,11 @@ impl Applier<'_, '_> {
             work.extend(rec.entity.member_ids.iter().cloned());
             self.save(rec);
             self.effects.deleted.push(guid.clone());
+            tombstoned.insert(guid.clone());
             for parent in parents {
+                if tombstoned.contains(&parent) {
+                    continue;
+                }
                 if let Some(mut p) = self.ws.get(&parent)? {
                     if p.deleted {
                         continue;

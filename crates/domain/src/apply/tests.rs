@@ -228,6 +228,46 @@ fn delete_group_cascades_and_leaves_no_live_entity() {
     assert!(live(&s).is_empty());
 }
 
+/// A workspace that counts the member ids of every record it hands out.
+#[derive(Default)]
+struct CountingWorkspace {
+    records: BTreeMap<String, EntityRecord>,
+    member_ids_read: usize,
+}
+
+impl Workspace for CountingWorkspace {
+    fn get(&mut self, guid: &str) -> Result<Option<EntityRecord>, StoreError> {
+        let rec = self.records.get(guid).cloned();
+        self.member_ids_read += rec.as_ref().map_or(0, |r| r.entity.member_ids.len());
+        Ok(rec)
+    }
+
+    fn put(&mut self, record: EntityRecord) {
+        self.records.insert(record.entity.guid.clone(), record);
+    }
+}
+
+#[test]
+fn deleting_a_big_group_reads_it_a_bounded_number_of_times() {
+    const N: usize = 2_000;
+    let members: Vec<Value> = (0..N).map(|i| json!({"guid": format!("m{i}")})).collect();
+    let mut ws = CountingWorkspace::default();
+    apply_event(
+        &mut ws,
+        &ev("e1", "g", "create-group", json!({"members": members}), 1),
+    )
+    .unwrap();
+    ws.member_ids_read = 0;
+    apply_event(&mut ws, &ev("e2", "g", "delete-entity", json!({"r": 1}), 2)).unwrap();
+    assert!(ws.records.values().all(|r| r.deleted));
+    // Each member used to read its (already tombstoned) group back: N × N ids copied.
+    assert!(
+        ws.member_ids_read <= 10 * N,
+        "{} member ids read",
+        ws.member_ids_read
+    );
+}
+
 #[test]
 fn deleted_member_leaves_parent_member_ids() {
     // Upstream bug 15: the deleted guid stayed in the parent's memberIds.
