@@ -17,6 +17,7 @@
 //! - Malformed payloads (members not an array, a member without a guid, …) are ignored where
 //!   they cannot apply; nothing panics.
 
+use crate::canonical::{canonical_json, truthy};
 use crate::entity::{Entity, EntityKind, EntityRecord};
 use crate::error::StoreError;
 use crate::event::{Event, MAX_GUID_CHARS};
@@ -399,12 +400,21 @@ fn merge_data(entity: &mut Entity, data: &Map<String, Value>) {
         EntityKind::Individual => UNNAMED_INDIVIDUAL,
         EntityKind::Group => UNNAMED_GROUP,
     };
-    let name = match entity.data.get("name") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        _ if !entity.name.is_empty() => entity.name.clone(),
-        _ => default.to_owned(),
+    // Upstream: `name` := `data.name` (when truthy) or the current name; a group's
+    // `data.name` := that name, an individual's `data.name` keeps what was merged (its
+    // default only when it has none).
+    let given = entity.data.get("name").filter(|v| truthy(v));
+    let name = match given {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => canonical_json(other),
+        None if !entity.name.is_empty() => entity.name.clone(),
+        None => default.to_owned(),
     };
-    if !matches!(entity.data.get("name"), Some(Value::String(s)) if !s.is_empty()) {
+    let keep_data_name = match entity.kind {
+        EntityKind::Group => given.is_some(),
+        EntityKind::Individual => entity.data.contains_key("name"),
+    };
+    if !keep_data_name {
         entity
             .data
             .insert("name".into(), Value::String(name.clone()));
@@ -451,17 +461,6 @@ fn duplicate_pairs(data: &Map<String, Value>) -> Vec<(String, String)> {
             Some((a, b))
         })
         .collect()
-}
-
-/// JavaScript truthiness of a JSON value (`shouldDelete`).
-fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
 }
 
 /// Entity state from scratch: applies `events` in `(timestamp, guid)` order to an empty

@@ -20,6 +20,18 @@ pub fn canonical_json_object(map: &Map<String, Value>) -> String {
     into_string(out)
 }
 
+/// JavaScript truthiness of a JSON value, for upstream rules written as `a || b`: `null`,
+/// `false`, `0` and `""` are falsy, everything else (arrays and objects included) truthy.
+pub(crate) fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
 /// The text written: only `&str` pieces and ASCII go in, so it is UTF-8.
 fn into_string(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
@@ -91,6 +103,17 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn truthiness_follows_javascript() {
+        assert!(!truthy(&json!(null)));
+        assert!(!truthy(&json!(false)));
+        assert!(!truthy(&json!(0)));
+        assert!(!truthy(&json!("")));
+        assert!(truthy(&json!("0")));
+        assert!(truthy(&json!([])));
+        assert!(truthy(&json!(-1.5)));
+    }
 
     #[test]
     fn key_order_and_number_form_do_not_matter() {

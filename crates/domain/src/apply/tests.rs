@@ -69,6 +69,26 @@ fn default_names() {
 }
 
 #[test]
+fn names_follow_upstreams_data_name_or_current_rule() {
+    let s = fold(&[
+        // A truthy name that is not a string is the name, and data keeps it as sent.
+        ev("e1", "p1", "create-individual", json!({"name": 42}), 1),
+        ev("e2", "p2", "create-individual", json!({"name": "Ann"}), 1),
+        // A falsy name keeps the current one; an individual's data keeps what was sent.
+        ev("e3", "p2", "update-individual", json!({"name": ""}), 2),
+        // A group's data.name always becomes its name.
+        ev("e4", "g1", "create-group", json!({"name": "Home"}), 1),
+        ev("e5", "g1", "update-group", json!({"name": 0}), 2),
+    ]);
+    assert_eq!(s["p1"].entity.name, "42");
+    assert_eq!(s["p1"].entity.data["name"], 42);
+    assert_eq!(s["p2"].entity.name, "Ann");
+    assert_eq!(s["p2"].entity.data["name"], "");
+    assert_eq!(s["g1"].entity.name, "Home");
+    assert_eq!(s["g1"].entity.data["name"], "Home");
+}
+
+#[test]
 fn group_with_inline_and_nested_members() {
     let s = fold(&[ev(
         "e1",

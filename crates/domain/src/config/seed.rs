@@ -17,7 +17,7 @@
 //! per entity, so that re-posting the config does not seed them again in turn).
 
 use super::AppConfig;
-use crate::canonical::canonical_json;
+use crate::canonical::{canonical_json, truthy};
 use crate::digest::length_prefixed_sha256;
 use crate::event::{Event, SyncLevel, UserRef};
 use crate::tenant::TenantId;
@@ -156,17 +156,6 @@ pub(super) fn seed_data(group: &str, item: &Map<String, Value>) -> Map<String, V
         }
     }
     data
-}
-
-/// JavaScript truthiness, as upstream's `item.name || item.id`.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
 }
 
 #[cfg(test)]
@@ -333,16 +322,5 @@ mod tests {
     fn no_entity_data_means_no_events() {
         let c = parse_config(&json!({"id": "p", "name": "P", "entityForms": []})).unwrap();
         assert!(c.seed_events(Timestamp::EPOCH).is_empty());
-    }
-
-    #[test]
-    fn truthiness_follows_javascript() {
-        assert!(!truthy(&json!(null)));
-        assert!(!truthy(&json!(false)));
-        assert!(!truthy(&json!(0)));
-        assert!(!truthy(&json!("")));
-        assert!(truthy(&json!("0")));
-        assert!(truthy(&json!([])));
-        assert!(truthy(&json!(-1.5)));
     }
 }
