@@ -11,7 +11,8 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use domain::error::StoreError;
 use domain::ports::{
-    LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role, User, UserStore,
+    AccountChange, LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role,
+    User, UserStore,
 };
 use domain::time::Timestamp;
 use serde_json::Value;
@@ -133,9 +134,12 @@ impl UserStore for PgStore {
         .await
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+    async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError> {
         let u = user.clone();
-        self.run(move |conn| {
+        self.transaction(move |conn| {
+            if u.role != Role::Admin && is_last_admin(conn, u.id)? {
+                return Ok(AccountChange::LastAdmin);
+            }
             let n = diesel::update(users::table.filter(users::id.eq(u.id)))
                 .set((
                     users::email.eq(&u.email),
@@ -145,15 +149,38 @@ impl UserStore for PgStore {
                     users::role_assignments.eq(serde_json::to_value(&u.role_assignments)?),
                 ))
                 .execute(conn)?;
-            Ok(n > 0)
+            Ok(AccountChange::found(n > 0))
         })
         .await
     }
 
-    async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
-        self.run(move |conn| {
+    async fn delete_user(&self, id: i64) -> Result<AccountChange, StoreError> {
+        self.transaction(move |conn| {
+            if is_last_admin(conn, id)? {
+                return Ok(AccountChange::LastAdmin);
+            }
             // Refresh tokens follow through ON DELETE CASCADE.
             let n = diesel::delete(users::table.filter(users::id.eq(id))).execute(conn)?;
+            Ok(AccountChange::found(n > 0))
+        })
+        .await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: i64,
+        current: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let (current, new) = (current.to_owned(), new.to_owned());
+        self.run(move |conn| {
+            let n = diesel::update(
+                users::table
+                    .filter(users::id.eq(id))
+                    .filter(users::password_hash.eq(current)),
+            )
+            .set(users::password_hash.eq(new))
+            .execute(conn)?;
             Ok(n > 0)
         })
         .await
@@ -169,6 +196,19 @@ impl UserStore for PgStore {
         })
         .await
     }
+}
+
+/// Whether user `id` is the only `ADMIN`, the admins' rows locked until the transaction
+/// ends: concurrent changes of admins take turns here, and each one counts what the one
+/// before it left.
+fn is_last_admin(conn: &mut PgConnection, id: i64) -> Result<bool, Fail> {
+    let admins: Vec<i64> = users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .select(users::id)
+        .order(users::id)
+        .for_update()
+        .load(conn)?;
+    Ok(admins == [id])
 }
 
 #[async_trait]

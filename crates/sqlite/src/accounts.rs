@@ -8,7 +8,8 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use domain::error::StoreError;
 use domain::ports::{
-    LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role, User, UserStore,
+    AccountChange, LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role,
+    User, UserStore,
 };
 use domain::time::Timestamp;
 
@@ -153,9 +154,13 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+    async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError> {
         let u = user.clone();
+        // One writer: the check and the write below are one atomic step.
         self.write(move |conn| {
+            if u.role != Role::Admin && is_last_admin(conn, u.id)? {
+                return Ok(AccountChange::LastAdmin);
+            }
             let n = query(
                 "UPDATE users SET email = ?, password_hash = ?, role = ?, tenant_ids = ?, \
                  role_assignments = ? WHERE id = ?",
@@ -167,16 +172,37 @@ impl UserStore for SqliteStore {
             .bind::<Text, _>(serde_json::to_string(&u.role_assignments)?)
             .bind::<BigInt, _>(u.id)
             .execute(conn)?;
-            Ok(n > 0)
+            Ok(AccountChange::found(n > 0))
         })
         .await
     }
 
-    async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: i64) -> Result<AccountChange, StoreError> {
         self.write(move |conn| {
+            if is_last_admin(conn, id)? {
+                return Ok(AccountChange::LastAdmin);
+            }
             // Refresh tokens follow through ON DELETE CASCADE.
             let n = query("DELETE FROM users WHERE id = ?")
                 .bind::<BigInt, _>(id)
+                .execute(conn)?;
+            Ok(AccountChange::found(n > 0))
+        })
+        .await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: i64,
+        current: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let (current, new) = (current.to_owned(), new.to_owned());
+        self.write(move |conn| {
+            let n = query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
+                .bind::<Text, _>(new)
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(current)
                 .execute(conn)?;
             Ok(n > 0)
         })
@@ -191,6 +217,17 @@ impl UserStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Whether user `id` is the only `ADMIN`.
+fn is_last_admin(conn: &mut diesel::SqliteConnection, id: i64) -> Result<bool, Fail> {
+    let rows = query(
+        "SELECT COUNT(*) AS v FROM users WHERE role = 'ADMIN' \
+         HAVING COUNT(*) = 1 AND MAX(id) = ?",
+    )
+    .bind::<BigInt, _>(id)
+    .load::<Int>(conn)?;
+    Ok(!rows.is_empty())
 }
 
 #[async_trait]

@@ -3,7 +3,9 @@
 
 use crate::fixtures::ts;
 use domain::error::StoreError;
-use domain::ports::{NewUser, RefreshToken, RefreshUse, Role, RoleAssignment, Stores, User};
+use domain::ports::{
+    AccountChange, NewUser, RefreshToken, RefreshUse, Role, RoleAssignment, Stores, User,
+};
 
 /// A new user with `email` and `role`, created at 1,000 ms.
 pub fn new_user(email: &str, role: Role) -> NewUser {
@@ -69,7 +71,7 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         role_assignments: vec![],
         ..ann.clone()
     };
-    assert!(u.update_user(&updated).await.unwrap());
+    assert_eq!(u.update_user(&updated).await.unwrap(), AccountChange::Done);
     assert_eq!(u.get_user(ann.id).await.unwrap(), Some(updated.clone()));
     assert_eq!(u.user_by_email("ann@x.org").await.unwrap(), None);
     assert_eq!(u.count_admins().await.unwrap(), 2);
@@ -85,13 +87,55 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         email: "ghost@x.org".into(),
         ..updated.clone()
     };
-    assert!(!u.update_user(&ghost).await.unwrap());
+    assert_eq!(
+        u.update_user(&ghost).await.unwrap(),
+        AccountChange::NotFound
+    );
     assert_eq!(u.get_user(ghost.id).await.unwrap(), None);
 
-    assert!(u.delete_user(admin.id).await.unwrap());
-    assert!(!u.delete_user(admin.id).await.unwrap());
-    assert_eq!(u.list_users().await.unwrap(), [updated]);
+    assert_eq!(u.delete_user(admin.id).await.unwrap(), AccountChange::Done);
+    assert_eq!(
+        u.delete_user(admin.id).await.unwrap(),
+        AccountChange::NotFound
+    );
+    assert_eq!(u.list_users().await.unwrap(), [updated.clone()]);
     assert_eq!(u.count_admins().await.unwrap(), 1);
+    // The only admin can be neither demoted nor deleted; it can change otherwise.
+    let demoted = User {
+        role: Role::User,
+        ..updated.clone()
+    };
+    assert_eq!(
+        u.update_user(&demoted).await.unwrap(),
+        AccountChange::LastAdmin
+    );
+    assert_eq!(
+        u.delete_user(updated.id).await.unwrap(),
+        AccountChange::LastAdmin
+    );
+    assert_eq!(u.list_users().await.unwrap(), [updated.clone()]);
+    let renamed = User {
+        email: "ann3@x.org".into(),
+        ..updated.clone()
+    };
+    assert_eq!(u.update_user(&renamed).await.unwrap(), AccountChange::Done);
+    // A password hash is replaced only while it is still the one expected.
+    assert!(!u
+        .replace_password_hash(renamed.id, "stale-hash", "rehashed")
+        .await
+        .unwrap());
+    assert!(u
+        .replace_password_hash(renamed.id, "new-hash", "rehashed")
+        .await
+        .unwrap());
+    assert_eq!(
+        u.get_user(renamed.id)
+            .await
+            .unwrap()
+            .map(|r| r.password_hash),
+        Some("rehashed".into())
+    );
+    u.update_user(&updated).await.unwrap();
     // The freed email can be used again.
     let again = u
         .create_user(&new_user("admin@x.org", Role::User))
@@ -191,6 +235,56 @@ pub async fn refresh_concurrent_use_is_single(stores: &Stores) {
     assert_eq!(valid, 1);
 }
 
+/// Admins removing each other at the same moment (each deleting or demoting one) leave one
+/// admin: the last-admin check and the write are atomic. Eight rounds of four admins (the
+/// survivor of a round and three new ones).
+pub async fn concurrent_admin_removals_leave_an_admin(stores: &Stores) {
+    let mut admins = Vec::new();
+    for round in 0..8 {
+        while admins.len() < 4 {
+            let email = format!("admin-{round}-{}@x.org", admins.len());
+            admins.push(
+                stores
+                    .users
+                    .create_user(&new_user(&email, Role::Admin))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let tasks: Vec<_> = admins
+            .drain(..)
+            .enumerate()
+            .map(|(i, admin)| {
+                let stores = stores.clone();
+                tokio::spawn(async move {
+                    let change = if i % 2 == 0 {
+                        stores.users.delete_user(admin.id).await
+                    } else {
+                        let demoted = User {
+                            role: Role::User,
+                            ..admin.clone()
+                        };
+                        stores.users.update_user(&demoted).await
+                    };
+                    (admin, change.unwrap())
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (admin, change) = task.await.unwrap();
+            if change == AccountChange::LastAdmin {
+                admins.push(admin);
+            }
+        }
+        assert_eq!(admins.len(), 1, "round {round}: one removal refused");
+        assert_eq!(
+            stores.users.count_admins().await.unwrap(),
+            1,
+            "round {round}"
+        );
+    }
+}
+
 /// Deleting a user deletes its refresh tokens.
 pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
     let (ann, bob) = (
@@ -204,7 +298,10 @@ pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
     r.insert_refresh(&refresh_token("b", bob.id, "fb"))
         .await
         .unwrap();
-    assert!(stores.users.delete_user(ann.id).await.unwrap());
+    assert_eq!(
+        stores.users.delete_user(ann.id).await.unwrap(),
+        AccountChange::Done
+    );
     assert_eq!(
         r.use_refresh("a", ts(1)).await.unwrap(),
         RefreshUse::Invalid

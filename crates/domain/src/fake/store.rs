@@ -8,10 +8,11 @@ use crate::entity::Entity;
 use crate::error::StoreError;
 use crate::materialize::push_in_tx;
 use crate::ports::{
-    AuditEntry, AuditStore, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore, ConfigSummary,
-    DuplicatePair, EntityQuery, EntityStore, EventFilter, EventStore, LoginThrottleStore, NewUser,
-    PushBatch, PushOutcome, QuarantinedEvent, RefreshToken, RefreshTokenStore, RefreshUse,
-    StoredEvent, User, UserRecord, UserStore, UsersApiStore, UsersApp, UsersSession,
+    AccountChange, AuditEntry, AuditStore, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore,
+    ConfigSummary, DuplicatePair, EntityQuery, EntityStore, EventFilter, EventStore,
+    LoginThrottleStore, NewUser, PushBatch, PushOutcome, QuarantinedEvent, RefreshToken,
+    RefreshTokenStore, RefreshUse, Role, StoredEvent, User, UserRecord, UserStore, UsersApiStore,
+    UsersApp, UsersSession,
 };
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
@@ -36,6 +37,14 @@ struct State {
     schemas: BTreeMap<(String, i64), UserSchema>,
     records: BTreeMap<(String, String), UserRecord>,
     sessions: HashMap<String, UsersSession>,
+}
+
+impl State {
+    /// Whether user `id` is the only `ADMIN`.
+    fn is_last_admin(&self, id: i64) -> bool {
+        let mut admins = self.users.values().filter(|u| u.role == Role::Admin);
+        matches!((admins.next(), admins.next()), (Some(only), None) if only.id == id)
+    }
 }
 
 /// All storage ports in memory (see the module documentation).
@@ -466,7 +475,7 @@ impl UserStore for MemStore {
         Ok(self.lock()?.users.values().cloned().collect())
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+    async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError> {
         let mut s = self.lock()?;
         if s.users
             .values()
@@ -474,7 +483,11 @@ impl UserStore for MemStore {
         {
             return Err(StoreError::Conflict("users(email)".into()));
         }
-        Ok(s.users
+        if user.role != Role::Admin && s.is_last_admin(user.id) {
+            return Ok(AccountChange::LastAdmin);
+        }
+        let found = s
+            .users
             .get_mut(&user.id)
             .map(|u| {
                 *u = User {
@@ -482,13 +495,33 @@ impl UserStore for MemStore {
                     ..user.clone()
                 }
             })
-            .is_some())
+            .is_some();
+        Ok(AccountChange::found(found))
     }
 
-    async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+    async fn delete_user(&self, id: i64) -> Result<AccountChange, StoreError> {
         let mut s = self.lock()?;
+        if s.is_last_admin(id) {
+            return Ok(AccountChange::LastAdmin);
+        }
         s.refresh.retain(|_, (t, _, _)| t.user_id != id);
-        Ok(s.users.remove(&id).is_some())
+        Ok(AccountChange::found(s.users.remove(&id).is_some()))
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: i64,
+        current: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        Ok(match s.users.get_mut(&id) {
+            Some(u) if u.password_hash == current => {
+                u.password_hash = new.to_owned();
+                true
+            }
+            _ => false,
+        })
     }
 
     async fn count_admins(&self) -> Result<u64, StoreError> {
@@ -496,7 +529,7 @@ impl UserStore for MemStore {
             .lock()?
             .users
             .values()
-            .filter(|u| u.role == crate::ports::Role::Admin)
+            .filter(|u| u.role == Role::Admin)
             .count() as u64)
     }
 }

@@ -111,24 +111,62 @@ pub trait UserStore: Send + Sync {
     /// `Unavailable`/`Internal` on storage failure.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
 
-    /// Replaces email, password hash, role, tenants and grants of user `user.id`.
-    /// Returns whether it exists.
+    /// Replaces email, password hash, role, tenants and grants of user `user.id`, unless
+    /// that would demote the only `ADMIN` ([`AccountChange::LastAdmin`], nothing written).
+    /// The check and the write are one atomic step: of two concurrent changes that each
+    /// demote or delete one of the last two admins, one is refused.
     ///
     /// # Errors
     /// `Conflict` when the new email belongs to another user; `Unavailable`/`Internal`.
-    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
+    async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError>;
 
-    /// Deletes a user and its refresh tokens. Returns whether it existed.
+    /// Deletes a user and its refresh tokens, unless it is the only `ADMIN`
+    /// ([`AccountChange::LastAdmin`]; atomic, as [`UserStore::update_user`]).
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
-    async fn delete_user(&self, id: i64) -> Result<bool, StoreError>;
+    async fn delete_user(&self, id: i64) -> Result<AccountChange, StoreError>;
+
+    /// Replaces the password hash of user `id` with `new` if it is still `current` (a
+    /// compare-and-set: re-hashing a password at login must not undo an account change
+    /// made meanwhile). Returns whether it was replaced.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn replace_password_hash(
+        &self,
+        id: i64,
+        current: &str,
+        new: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Number of `ADMIN` users.
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
     async fn count_admins(&self) -> Result<u64, StoreError>;
+}
+
+/// What [`UserStore::update_user`] or [`UserStore::delete_user`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Written.
+    Done,
+    /// No user has that id.
+    NotFound,
+    /// Refused, nothing written: no `ADMIN` would be left.
+    LastAdmin,
+}
+
+impl AccountChange {
+    /// `Done` when the user's row was found (and written), else `NotFound`.
+    pub fn found(found: bool) -> Self {
+        if found {
+            AccountChange::Done
+        } else {
+            AccountChange::NotFound
+        }
+    }
 }
 
 /// A stored refresh token (only its hash is kept).

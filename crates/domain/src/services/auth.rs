@@ -247,8 +247,14 @@ impl AuthService {
         }
         self.limiter.succeeded(&email).await?;
         if check.needs_rehash {
-            user.password_hash = self.ports.hasher.hash(password).await?;
-            self.ports.users.update_user(&user).await?;
+            // Only the hash, and only if it is still the one verified: an admin may have
+            // changed the account during the verification.
+            let rehashed = self.ports.hasher.hash(password).await?;
+            self.ports
+                .users
+                .replace_password_hash(user.id, &user.password_hash, &rehashed)
+                .await?;
+            user.password_hash = rehashed;
             self.cache.invalidate(user.id);
         }
         let (token, refresh_token) = self.issue(&user, None).await?;

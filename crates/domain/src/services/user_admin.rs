@@ -11,8 +11,8 @@ use super::auth::{AccountPorts, MessageBody, PrincipalCache, UserView};
 use super::credentials::{normalize_email, parse_account_email};
 use crate::error::{DomainError, StoreError};
 use crate::ports::{
-    Clock, IdGenerator, NewUser, PasswordHasher, RefreshTokenStore, Role, RoleAssignment, User,
-    UserStore,
+    AccountChange, Clock, IdGenerator, NewUser, PasswordHasher, RefreshTokenStore, Role,
+    RoleAssignment, User, UserStore,
 };
 use crate::principal::Principal;
 use serde::Serialize;
@@ -62,6 +62,15 @@ fn email_exists() -> DomainError {
 
 fn last_admin() -> DomainError {
     DomainError::conflict("LAST_ADMIN", "The last admin cannot be deleted or demoted")
+}
+
+/// The answer to an account change the store refused or did not find.
+fn written(change: AccountChange) -> Result<(), DomainError> {
+    match change {
+        AccountChange::Done => Ok(()),
+        AccountChange::NotFound => Err(user_not_found()),
+        AccountChange::LastAdmin => Err(last_admin()),
+    }
 }
 
 /// The JSON object of an account create or update. NUL characters are refused anywhere in
@@ -228,7 +237,6 @@ impl UserAdminService {
             .resolve(id_or_email)
             .await?
             .ok_or_else(user_not_found)?;
-        let was_admin = user.role == Role::Admin;
         if let Some(email) = member(body, "email") {
             user.email = parse_email_field(email)?;
         }
@@ -245,14 +253,9 @@ impl UserAdminService {
         if let Some(password) = new_password {
             user.password_hash = self.hasher.hash(password).await?;
         }
-        if was_admin && user.role != Role::Admin && self.users.count_admins().await? <= 1 {
-            return Err(last_admin());
-        }
-        let found = self.users.update_user(&user).await.map_err(map_conflict)?;
+        let change = self.users.update_user(&user).await.map_err(map_conflict)?;
         self.cache.invalidate(user.id);
-        if !found {
-            return Err(user_not_found());
-        }
+        written(change)?;
         if new_password.is_some() {
             // Sessions opened with the old password end with their access tokens.
             self.refresh_tokens.revoke_user_refresh(user.id).await?;
@@ -277,14 +280,9 @@ impl UserAdminService {
             .resolve(id_or_email)
             .await?
             .ok_or_else(user_not_found)?;
-        if user.role == Role::Admin && self.users.count_admins().await? <= 1 {
-            return Err(last_admin());
-        }
-        let found = self.users.delete_user(user.id).await?;
+        let change = self.users.delete_user(user.id).await?;
         self.cache.invalidate(user.id);
-        if !found {
-            return Err(user_not_found());
-        }
+        written(change)?;
         Ok(MessageBody {
             message: "User deleted successfully",
         })

@@ -3,8 +3,8 @@
 use crate::db::{create_tenant, tenant, ts};
 use domain::error::StoreError;
 use domain::ports::{
-    AuditEntry, AuditStore, LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore,
-    RefreshUse, Role, RoleAssignment, UserStore,
+    AccountChange, AuditEntry, AuditStore, LoginThrottleStore, NewUser, RefreshToken,
+    RefreshTokenStore, RefreshUse, Role, RoleAssignment, UserStore,
 };
 use serde_json::json;
 
@@ -52,7 +52,7 @@ async fn users_are_created_found_updated_and_deleted() {
     b2.role = Role::Admin;
     b2.tenant_ids = vec![];
     b2.email = "b2@x.org".into();
-    assert!(store.update_user(&b2).await.unwrap());
+    assert_eq!(store.update_user(&b2).await.unwrap(), AccountChange::Done);
     assert_eq!(store.get_user(b.id).await.unwrap(), Some(b2.clone()));
     assert_eq!(store.count_admins().await.unwrap(), 2);
     b2.email = "a@x.org".into();
@@ -63,14 +63,20 @@ async fn users_are_created_found_updated_and_deleted() {
     let mut ghost = b2.clone();
     ghost.id = 999_999;
     ghost.email = "ghost@x.org".into();
-    assert!(!store.update_user(&ghost).await.unwrap());
+    assert_eq!(
+        store.update_user(&ghost).await.unwrap(),
+        AccountChange::NotFound
+    );
     // Deleting a user deletes its tokens.
     store
         .insert_refresh(&token("h1", a.id, "f1", 10_000))
         .await
         .unwrap();
-    assert!(store.delete_user(a.id).await.unwrap());
-    assert!(!store.delete_user(a.id).await.unwrap());
+    assert_eq!(store.delete_user(a.id).await.unwrap(), AccountChange::Done);
+    assert_eq!(
+        store.delete_user(a.id).await.unwrap(),
+        AccountChange::NotFound
+    );
     assert_eq!(
         store.use_refresh("h1", ts(1)).await.unwrap(),
         RefreshUse::Invalid

@@ -3,8 +3,9 @@
 use crate::db::{create_tenant, tenant, ts, TestDb};
 use domain::error::StoreError;
 use domain::ports::{
-    AuditEntry, AuditStore, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore, LoginThrottleStore,
-    NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role, RoleAssignment, UserStore,
+    AccountChange, AuditEntry, AuditStore, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore,
+    LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role, RoleAssignment,
+    UserStore,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -147,7 +148,7 @@ async fn users_crud_and_unique_email() {
     ));
     b2.email = "c@x.org".into();
     b2.role = Role::Admin;
-    assert!(store.update_user(&b2).await.unwrap());
+    assert_eq!(store.update_user(&b2).await.unwrap(), AccountChange::Done);
     assert_eq!(store.count_admins().await.unwrap(), 2);
     assert_eq!(
         store.list_users().await.unwrap(),
@@ -162,8 +163,11 @@ async fn users_crud_and_unique_email() {
         })
         .await
         .unwrap();
-    assert!(store.delete_user(b.id).await.unwrap());
-    assert!(!store.delete_user(b.id).await.unwrap());
+    assert_eq!(store.delete_user(b.id).await.unwrap(), AccountChange::Done);
+    assert_eq!(
+        store.delete_user(b.id).await.unwrap(),
+        AccountChange::NotFound
+    );
     assert_eq!(
         store.use_refresh("h", ts(1)).await.unwrap(),
         RefreshUse::Invalid

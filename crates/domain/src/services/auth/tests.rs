@@ -359,16 +359,14 @@ async fn bcrypt_hash_is_rehashed_on_login() {
         .withf(|p| p == "pw")
         .times(1)
         .returning(|_| Ok("$argon2id$fresh".into()));
+    // Only the hash is replaced, and only if it is still the one verified.
     m.users
-        .expect_update_user()
-        .withf(|u| {
-            u.id == 3
-                && u.password_hash == "$argon2id$fresh"
-                && u.email == "bob@example.org"
-                && u.role == Role::Admin
+        .expect_replace_password_hash()
+        .withf(|id, current, new| {
+            *id == 3 && current == "$2b$10$legacy" && new == "$argon2id$fresh"
         })
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|_, _, _| Ok(true));
     m.refresh.expect_insert_refresh().returning(|_| Ok(()));
     m.refresh
         .expect_delete_expired_refresh()

@@ -3,8 +3,8 @@
 use super::*;
 use crate::error::ErrorKind;
 use crate::ports::{
-    MockClock, MockIdGenerator, MockLoginThrottleStore, MockPasswordHasher, MockRefreshTokenStore,
-    MockTokenSigner, MockUserStore,
+    AccountChange, MockClock, MockIdGenerator, MockLoginThrottleStore, MockPasswordHasher,
+    MockRefreshTokenStore, MockTokenSigner, MockUserStore,
 };
 use crate::time::Timestamp;
 use serde_json::json;
@@ -254,7 +254,7 @@ async fn update_keeps_absent_fields_and_an_empty_password() {
                 && u.tenant_ids == ["p1", "p2"]
         })
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|_| Ok(AccountChange::Done));
     let (svc, cache) = m.service();
     cache.put(&stored(5, "old@example.org", Role::User), at(NOW_MS));
     let out = svc
@@ -285,7 +285,7 @@ async fn update_rehashes_a_new_password_and_changes_role() {
         .expect_update_user()
         .withf(|u| u.password_hash == "hash(n3w)" && u.role == Role::Admin)
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|_| Ok(AccountChange::Done));
     // A session opened with the old password (a stolen refresh token) ends.
     m.refresh
         .expect_revoke_user_refresh()
@@ -309,10 +309,11 @@ async fn update_errors() {
         })
     });
     m.users.expect_user_by_email().returning(|_| Ok(None));
-    m.users.expect_count_admins().returning(|| Ok(1));
-    m.users
-        .expect_update_user()
-        .returning(|_| Err(StoreError::Conflict("users.email".into())));
+    // The store refuses to demote the last admin; other writes conflict on the email.
+    m.users.expect_update_user().returning(|u| match u.id {
+        1 => Ok(AccountChange::LastAdmin),
+        _ => Err(StoreError::Conflict("users.email".into())),
+    });
     let (svc, _) = m.service();
 
     let err = svc.update(&admin(), "404", &json!({})).await.unwrap_err();
@@ -356,7 +357,9 @@ async fn update_of_a_user_deleted_meanwhile_is_404() {
     m.users
         .expect_get_user()
         .returning(|_| Ok(Some(stored(5, "u@example.org", Role::User))));
-    m.users.expect_update_user().returning(|_| Ok(false));
+    m.users
+        .expect_update_user()
+        .returning(|_| Ok(AccountChange::NotFound));
     let (svc, _) = m.service();
     let err = svc.update(&admin(), "5", &json!({})).await.unwrap_err();
     assert_eq!(err.code, "USER_NOT_FOUND");
@@ -375,12 +378,11 @@ async fn delete_by_id_or_email() {
         .withf(|e| e == "bob@example.org")
         .times(1)
         .returning(|_| Ok(Some(stored(6, "bob@example.org", Role::Admin))));
-    m.users.expect_count_admins().times(1).returning(|| Ok(2));
     m.users
         .expect_delete_user()
         .withf(|id| *id == 5 || *id == 6)
         .times(2)
-        .returning(|_| Ok(true));
+        .returning(|_| Ok(AccountChange::Done));
     let (svc, cache) = m.service();
     cache.put(&stored(6, "bob@example.org", Role::Admin), at(NOW_MS));
     for key in ["5", " Bob@Example.org"] {
@@ -397,7 +399,10 @@ async fn delete_protects_the_last_admin_and_reports_unknown_users() {
         .expect_get_user()
         .returning(|id| Ok((id == 1).then(|| stored(1, "root@example.org", Role::Admin))));
     m.users.expect_user_by_email().returning(|_| Ok(None));
-    m.users.expect_count_admins().returning(|| Ok(1));
+    m.users
+        .expect_delete_user()
+        .withf(|id| *id == 1)
+        .returning(|_| Ok(AccountChange::LastAdmin));
     let (svc, _) = m.service();
     let err = svc.delete(&admin(), "1").await.unwrap_err();
     assert_eq!(
