@@ -98,7 +98,10 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         u.delete_user(admin.id).await.unwrap(),
         AccountChange::NotFound
     );
-    assert_eq!(u.list_users().await.unwrap(), [updated.clone()]);
+    assert_eq!(
+        u.list_users().await.unwrap(),
+        std::slice::from_ref(&updated)
+    );
     assert_eq!(u.count_admins().await.unwrap(), 1);
     // The only admin can be neither demoted nor deleted; it can change otherwise.
     let demoted = User {
@@ -113,7 +116,10 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         u.delete_user(updated.id).await.unwrap(),
         AccountChange::LastAdmin
     );
-    assert_eq!(u.list_users().await.unwrap(), [updated.clone()]);
+    assert_eq!(
+        u.list_users().await.unwrap(),
+        std::slice::from_ref(&updated)
+    );
     let renamed = User {
         email: "ann3@x.org".into(),
         ..updated.clone()
