@@ -84,7 +84,8 @@ impl AppConfig {
 
 /// Replaces every secret of `new` whose value is exactly [`SECRET_MASK`] by the stored
 /// value of the same setting in `old` (extra fields by name, exact then case-insensitive;
-/// `authConfigs` entries by type and rank among entries of that type).
+/// an `authConfigs` entry from the stored entry of its type whose other fields are the
+/// same, else the only stored entry of its type).
 ///
 /// # Errors
 /// 422 `INVALID_CONFIG` at the path of a masked secret that has no stored value (e.g. on
@@ -114,24 +115,41 @@ pub fn merge_secrets(
         }
         restore_members(&mut sync.extra, old_sync.map(|s| &s.extra), "externalSync")?;
     }
-    let mut ranks: Vec<&str> = Vec::new();
     for (i, auth) in new.auth_configs.iter_mut().enumerate() {
-        let rank = ranks.iter().filter(|t| **t == auth.auth_type).count();
-        let stored = old.and_then(|o| {
-            o.auth_configs
-                .iter()
-                .filter(|a| a.auth_type == auth.auth_type)
-                .nth(rank)
-                .map(|a: &AuthConfig| &a.fields)
-        });
+        let stored = old.and_then(|o| stored_auth_config(auth, &o.auth_configs));
         restore_members(
             &mut auth.fields,
-            stored,
+            stored.map(|a| &a.fields),
             &format!("authConfigs[{i}].fields"),
         )?;
-        ranks.push(&auth.auth_type);
     }
     Ok(new)
+}
+
+/// The stored entry an `authConfigs` entry sent back stands for: among the stored entries
+/// of its type, the one whose non-secret fields are the same (the entry unchanged, wherever
+/// it now is in the list), else the only one (its settings edited). `None` when that is
+/// ambiguous or there is none, so a masked secret is refused rather than taken from another
+/// provider entry.
+fn stored_auth_config<'a>(sent: &AuthConfig, stored: &'a [AuthConfig]) -> Option<&'a AuthConfig> {
+    let public = |a: &AuthConfig| -> Vec<(String, Value)> {
+        a.fields
+            .iter()
+            .filter(|(name, _)| !is_secret_name(name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    };
+    let same_type: Vec<&AuthConfig> = stored
+        .iter()
+        .filter(|a| a.auth_type == sent.auth_type)
+        .collect();
+    let sent_public = public(sent);
+    let mut same = same_type.iter().filter(|a| public(a) == sent_public);
+    match (same.next(), same.next(), same_type.as_slice()) {
+        (Some(one), None, _) => Some(one),
+        (None, _, [only]) => Some(only),
+        _ => None,
+    }
 }
 
 fn restore_members(
@@ -262,6 +280,40 @@ mod tests {
         let merged = merge_secrets(parse_config(&doc).unwrap(), Some(&old)).unwrap();
         assert_eq!(merged.auth_configs[0].fields["clientSecret"], "a0");
         assert_eq!(merged.auth_configs[1].fields["client_secret"], "kc-secret");
+    }
+
+    #[test]
+    fn auth_configs_of_one_type_match_by_their_other_fields() {
+        let old = parse_config(&json!({"id": "p", "name": "P", "entityForms": [],
+            "authConfigs": [
+                {"type": "keycloak", "fields": {"authority": "A", "client_secret": "a"}},
+                {"type": "keycloak", "fields": {"authority": "B", "client_secret": "b"}}]}))
+        .unwrap();
+        let redacted = old.redacted().to_document();
+        let entries = redacted["authConfigs"].as_array().unwrap().clone();
+        // A removed: B keeps its own secret (it took A's, by rank, before).
+        let mut doc = redacted.clone();
+        doc["authConfigs"] = json!([entries[1]]);
+        let merged = merge_secrets(parse_config(&doc).unwrap(), Some(&old)).unwrap();
+        assert_eq!(merged.auth_configs[0].fields["client_secret"], "b");
+        // Swapped: each keeps its own.
+        doc["authConfigs"] = json!([entries[1], entries[0]]);
+        let merged = merge_secrets(parse_config(&doc).unwrap(), Some(&old)).unwrap();
+        assert_eq!(merged.auth_configs[0].fields["client_secret"], "b");
+        assert_eq!(merged.auth_configs[1].fields["client_secret"], "a");
+        // An edited entry among several of its type: which secret it means is unknown.
+        doc["authConfigs"] = json!([entries[0], entries[1]]);
+        doc["authConfigs"][1]["fields"]["authority"] = json!("C");
+        let err = merge_secrets(parse_config(&doc).unwrap(), Some(&old)).unwrap_err();
+        assert_eq!(
+            err.details.unwrap()["path"],
+            "authConfigs[1].fields.client_secret"
+        );
+        // The only entry of its type, edited: its stored secret.
+        let mut single = stored().redacted().to_document();
+        single["authConfigs"][0]["fields"]["authority"] = json!("https://kc2");
+        let merged = merge_secrets(parse_config(&single).unwrap(), Some(&stored())).unwrap();
+        assert_eq!(merged.auth_configs[0].fields["client_secret"], "kc-secret");
     }
 
     #[test]
