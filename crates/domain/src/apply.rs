@@ -425,11 +425,14 @@ fn merge_data(entity: &mut Entity, data: &Map<String, Value>) {
     }
 }
 
-/// A guid-like value: a non-empty string (≤ 128 chars) or a number, as text.
+/// A guid-like value: a non-empty string (≤ 128 chars) or a number, as text — a number in
+/// canonical form (`1e2` and `100.0` are `100`, `-0.0` is `0`), as PostgreSQL gives it
+/// back from `jsonb` and as `entityData` seeding writes item ids, so one member is one
+/// entity however its guid was written and wherever its event was read from.
 fn guid_text(v: &Value) -> Option<String> {
     let text = match v {
         Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(_) => canonical_json(v),
         _ => return None,
     };
     (!text.is_empty() && text.chars().count() <= MAX_GUID_CHARS).then_some(text)

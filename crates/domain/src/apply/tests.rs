@@ -69,6 +69,26 @@ fn default_names() {
 }
 
 #[test]
+fn numeric_member_guids_are_read_in_canonical_form() {
+    // PostgreSQL's jsonb gives `-0.0` back as `0.0` and `1e2` as `100`: the same member.
+    for (written, read_back) in [(json!(-0.0), json!(0.0)), (json!(1e2), json!(100))] {
+        let event = |guid: &Value| {
+            ev(
+                "e1",
+                "g",
+                "create-group",
+                json!({"members": [{"guid": guid}]}),
+                1,
+            )
+        };
+        assert_eq!(event_refs(&event(&written)), event_refs(&event(&read_back)));
+        let s = fold(&[event(&written)]);
+        assert_eq!(s["g"].entity.member_ids.len(), 1);
+        assert!(s.contains_key(&canonical_json(&read_back)));
+    }
+}
+
+#[test]
 fn names_follow_upstreams_data_name_or_current_rule() {
     let s = fold(&[
         // A truthy name that is not a string is the name, and data keeps it as sent.
