@@ -125,23 +125,6 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         ..updated.clone()
     };
     assert_eq!(u.update_user(&renamed).await.unwrap(), AccountChange::Done);
-    // A password hash is replaced only while it is still the one expected.
-    assert!(!u
-        .replace_password_hash(renamed.id, "stale-hash", "rehashed")
-        .await
-        .unwrap());
-    assert!(u
-        .replace_password_hash(renamed.id, "new-hash", "rehashed")
-        .await
-        .unwrap());
-    assert_eq!(
-        u.get_user(renamed.id)
-            .await
-            .unwrap()
-            .map(|r| r.password_hash),
-        Some("rehashed".into())
-    );
-    u.update_user(&updated).await.unwrap();
     // The freed email can be used again.
     let again = u
         .create_user(&new_user("admin@x.org", Role::User))
@@ -239,6 +222,33 @@ pub async fn refresh_concurrent_use_is_single(stores: &Stores) {
         }
     }
     assert_eq!(valid, 1);
+}
+
+/// A password hash is replaced only while it is still the one expected (compare-and-set),
+/// and nothing else of the account changes.
+pub async fn replace_password_hash_only_if_unchanged(stores: &Stores) {
+    let u = stores.users.as_ref();
+    let ann = user(stores, "ann@x.org").await;
+    assert!(!u
+        .replace_password_hash(ann.id, "stale-hash", "rehashed")
+        .await
+        .unwrap());
+    assert_eq!(u.get_user(ann.id).await.unwrap(), Some(ann.clone()));
+    assert!(u
+        .replace_password_hash(ann.id, &ann.password_hash, "rehashed")
+        .await
+        .unwrap());
+    assert_eq!(
+        u.get_user(ann.id).await.unwrap(),
+        Some(User {
+            password_hash: "rehashed".into(),
+            ..ann.clone()
+        })
+    );
+    assert!(!u
+        .replace_password_hash(ann.id + 100, "rehashed", "x")
+        .await
+        .unwrap());
 }
 
 /// Admins removing each other at the same moment (each deleting or demoting one) leave one

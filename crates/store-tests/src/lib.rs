@@ -26,7 +26,8 @@ pub use accounts::{
     concurrent_admin_removals_leave_an_admin, delete_user_removes_refresh_tokens,
     expired_refresh_tokens_are_deleted, login_throttle_forgets_old_failures, login_throttle_window,
     refresh_concurrent_use_is_single, refresh_single_use_and_reuse_revokes_family,
-    revoke_user_refresh_ends_their_sessions_only, users_crud_and_email_conflict,
+    replace_password_hash_only_if_unchanged, revoke_user_refresh_ends_their_sessions_only,
+    users_crud_and_email_conflict,
 };
 pub use audit::audit_idempotent_and_paginated;
 pub use concurrency::concurrent_push_and_pull_never_skips;
@@ -84,6 +85,7 @@ macro_rules! conformance_suite {
             refresh_concurrent_use_is_single,
             delete_user_removes_refresh_tokens,
             concurrent_admin_removals_leave_an_admin,
+            replace_password_hash_only_if_unchanged,
             revoke_user_refresh_ends_their_sessions_only,
             expired_refresh_tokens_are_deleted,
             login_throttle_window,

@@ -11,7 +11,7 @@ pub mod secrets;
 pub mod seed;
 pub mod views;
 
-pub use parse::{parse_config, INVALID_CONFIG, INVALID_CONFIG_ID};
+pub use parse::{parse_config, parse_upload, INVALID_CONFIG, INVALID_CONFIG_ID};
 pub use secrets::{is_secret_name, merge_secrets, SECRET_MASK};
 
 use crate::duplicates::{DuplicateRule, DuplicateRules};

@@ -6,13 +6,12 @@
 //! `INVALID_CONFIG`. Every error names the failing path, in its message and as
 //! `details.path`. The first failure found is reported.
 
-use super::seed::seed_event;
+use super::seed::seed_data;
 use super::{AppConfig, AuthConfig, EntityDataGroup, EntityForm, ExternalSync, ExtraField};
 use crate::duplicates::{DuplicateRule, Normalize};
 use crate::error::{DomainError, ErrorKind};
-use crate::event::{validate_event, MAX_GUID_CHARS};
+use crate::event::{MAX_DATA_BYTES, MAX_GUID_CHARS};
 use crate::tenant::TenantId;
-use crate::time::Timestamp;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 
@@ -51,7 +50,7 @@ pub fn parse_config(value: &Value) -> Result<AppConfig, DomainError> {
         Some(_) => return Err(malformed("entityForms", "must be an array")),
     };
     let entity_data = match optional_array(root.get("entityData"), "entityData")? {
-        Some(groups) => parse_entity_data(groups, &id)?,
+        Some(groups) => parse_entity_data(groups)?,
         None => Vec::new(),
     };
     let external_sync = match root.get("externalSync") {
@@ -176,10 +175,7 @@ fn parse_rules(rules: &[Value], base: &str) -> Result<Vec<DuplicateRule>, Domain
     Ok(out)
 }
 
-fn parse_entity_data(
-    groups: &[Value],
-    tenant: &TenantId,
-) -> Result<Vec<EntityDataGroup>, DomainError> {
+fn parse_entity_data(groups: &[Value]) -> Result<Vec<EntityDataGroup>, DomainError> {
     let mut out = Vec::with_capacity(groups.len());
     for (g, group) in groups.iter().enumerate() {
         let path = format!("entityData[{g}]");
@@ -195,7 +191,7 @@ fn parse_entity_data(
             let Value::Object(item) = item else {
                 return Err(malformed(&ipath, "must be an object"));
             };
-            check_seed_item(tenant, &name, item, &ipath)?;
+            check_seed_item(&name, item, &ipath)?;
             items.push(item.clone());
         }
         out.push(EntityDataGroup { name, items });
@@ -203,14 +199,10 @@ fn parse_entity_data(
     Ok(out)
 }
 
-/// An item must give a usable entity guid and parent guid, and its seed event must pass the
-/// validation every pushed event passes (sizes, `entityName` length, …).
-fn check_seed_item(
-    tenant: &TenantId,
-    group: &str,
-    item: &Map<String, Value>,
-    path: &str,
-) -> Result<(), DomainError> {
+/// An item must give a usable entity guid and parent guid, and its seed data must fit the
+/// event size limit. (The seed events' full validation is [`AppConfig::invalid_seed`], run
+/// on uploads only: a stored document must stay readable under rules added later.)
+fn check_seed_item(group: &str, item: &Map<String, Value>, path: &str) -> Result<(), DomainError> {
     for key in ["id", "parentId"] {
         match item.get(key) {
             None | Some(Value::Null) | Some(Value::Number(_)) => {}
@@ -229,15 +221,13 @@ fn check_seed_item(
             }
         }
     }
-    let event = seed_event(tenant, group, item, Timestamp::EPOCH);
-    let wire = serde_json::to_value(&event).unwrap_or(Value::Null);
-    match validate_event(&wire) {
-        Ok(_) => Ok(()),
-        Err(rejection) => Err(invalid(
-            path,
-            &format!("its seed event is invalid: {}", rejection.error),
-        )),
+    let size = serde_json::to_vec(&seed_data(group, item))
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_DATA_BYTES {
+        return Err(invalid(path, "item is larger than 256 KiB serialized"));
     }
+    Ok(())
 }
 
 fn parse_external_sync(obj: &Map<String, Value>) -> Result<ExternalSync, DomainError> {
@@ -364,6 +354,25 @@ fn optional_array<'a>(
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items.as_slice())),
         Some(_) => Err(malformed(path, "must be an array")),
+    }
+}
+
+/// Validates an uploaded config (`POST`/`PUT /api/apps`): [`parse_config`], and every
+/// `entityData` item's seed event must pass the validation of a pushed event. Stored
+/// documents are read with [`parse_config`] only, so that a rule added later never makes a
+/// saved config unreadable.
+///
+/// # Errors
+/// As [`parse_config`]; 422 `INVALID_CONFIG` at the path of an item whose seed event is
+/// invalid.
+pub fn parse_upload(value: &Value) -> Result<AppConfig, DomainError> {
+    let config = parse_config(value)?;
+    match config.invalid_seed() {
+        Some((path, reason)) => Err(invalid(
+            &path,
+            &format!("its seed event is invalid: {reason}"),
+        )),
+        None => Ok(config),
     }
 }
 

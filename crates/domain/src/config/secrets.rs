@@ -10,6 +10,7 @@ use super::parse::invalid;
 use super::{AppConfig, AuthConfig};
 use crate::error::DomainError;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// What responses show instead of a secret value.
 pub const SECRET_MASK: &str = "********";
@@ -132,7 +133,8 @@ pub fn merge_secrets(
 /// ambiguous or there is none, so a masked secret is refused rather than taken from another
 /// provider entry.
 fn stored_auth_config<'a>(sent: &AuthConfig, stored: &'a [AuthConfig]) -> Option<&'a AuthConfig> {
-    let public = |a: &AuthConfig| -> Vec<(String, Value)> {
+    // By name, whatever the order (PostgreSQL's jsonb gives keys back in its own order).
+    let public = |a: &AuthConfig| -> BTreeMap<String, Value> {
         a.fields
             .iter()
             .filter(|(name, _)| !is_secret_name(name))
@@ -286,8 +288,8 @@ mod tests {
     fn auth_configs_of_one_type_match_by_their_other_fields() {
         let old = parse_config(&json!({"id": "p", "name": "P", "entityForms": [],
             "authConfigs": [
-                {"type": "keycloak", "fields": {"authority": "A", "client_secret": "a"}},
-                {"type": "keycloak", "fields": {"authority": "B", "client_secret": "b"}}]}))
+                {"type": "keycloak", "fields": {"authority": "A", "client_id": "x", "client_secret": "a"}},
+                {"type": "keycloak", "fields": {"authority": "B", "client_id": "x", "client_secret": "b"}}]}))
         .unwrap();
         let redacted = old.redacted().to_document();
         let entries = redacted["authConfigs"].as_array().unwrap().clone();
@@ -296,8 +298,13 @@ mod tests {
         doc["authConfigs"] = json!([entries[1]]);
         let merged = merge_secrets(parse_config(&doc).unwrap(), Some(&old)).unwrap();
         assert_eq!(merged.auth_configs[0].fields["client_secret"], "b");
-        // Swapped: each keeps its own.
-        doc["authConfigs"] = json!([entries[1], entries[0]]);
+        // Swapped, their fields in another order (as PostgreSQL stores them): each keeps its own.
+        let reordered = |entry: &Value| {
+            let fields = &entry["fields"];
+            json!({"type": entry["type"], "fields": {"client_secret": fields["client_secret"],
+                "client_id": fields["client_id"], "authority": fields["authority"]}})
+        };
+        doc["authConfigs"] = json!([reordered(&entries[1]), reordered(&entries[0])]);
         let merged = merge_secrets(parse_config(&doc).unwrap(), Some(&old)).unwrap();
         assert_eq!(merged.auth_configs[0].fields["client_secret"], "b");
         assert_eq!(merged.auth_configs[1].fields["client_secret"], "a");

@@ -19,7 +19,7 @@
 use super::AppConfig;
 use crate::canonical::{canonical_json, truthy};
 use crate::digest::length_prefixed_sha256;
-use crate::event::{Event, SyncLevel, UserRef};
+use crate::event::{validate_event, Event, SyncLevel, UserRef};
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
 use serde_json::{Map, Value};
@@ -67,13 +67,26 @@ impl AppConfig {
     }
 }
 
+impl AppConfig {
+    /// The first `entityData` item whose seed event would fail the validation of a pushed
+    /// event (e.g. a group name longer than an `entityName` may be), as `(path, reason)`
+    /// (see [`super::parse_upload`]).
+    pub(super) fn invalid_seed(&self) -> Option<(String, String)> {
+        for (g, group) in self.entity_data.iter().enumerate() {
+            for (j, item) in group.items.iter().enumerate() {
+                let event = seed_event(&self.id, &group.name, item, Timestamp::EPOCH);
+                let wire = serde_json::to_value(&event).unwrap_or(Value::Null);
+                if let Err(rejection) = validate_event(&wire) {
+                    return Some((format!("entityData[{g}].data[{j}]"), rejection.error));
+                }
+            }
+        }
+        None
+    }
+}
+
 /// The seed event of one item of group `group` (a first seed: no earlier seed in its guid).
-pub(super) fn seed_event(
-    tenant: &TenantId,
-    group: &str,
-    item: &Map<String, Value>,
-    at: Timestamp,
-) -> Event {
+fn seed_event(tenant: &TenantId, group: &str, item: &Map<String, Value>, at: Timestamp) -> Event {
     let entity_guid = item.get("id").and_then(id_text).unwrap_or_else(|| {
         format!(
             "{SEED_ENTITY_PREFIX}{}",

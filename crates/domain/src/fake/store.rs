@@ -477,14 +477,15 @@ impl UserStore for MemStore {
 
     async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError> {
         let mut s = self.lock()?;
+        // In the order of the database stores: the last-admin check, then the write.
+        if user.role != Role::Admin && s.is_last_admin(user.id) {
+            return Ok(AccountChange::LastAdmin);
+        }
         if s.users
             .values()
             .any(|u| u.email == user.email && u.id != user.id)
         {
             return Err(StoreError::Conflict("users(email)".into()));
-        }
-        if user.role != Role::Admin && s.is_last_admin(user.id) {
-            return Ok(AccountChange::LastAdmin);
         }
         let found = s
             .users

@@ -399,10 +399,9 @@ impl AuthService {
         };
         self.ports.refresh_tokens.insert_refresh(&stored).await?;
         if self.refresh_clean_up.due() {
-            self.ports
-                .refresh_tokens
-                .delete_expired_refresh(now)
-                .await?;
+            // Best effort (see `housekeeping`): the token is stored; answering an error now
+            // would lose it, and a refresh that already used the old one would be refused.
+            let _ = self.ports.refresh_tokens.delete_expired_refresh(now).await;
         }
         Ok((token, refresh_token))
     }

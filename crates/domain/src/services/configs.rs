@@ -7,7 +7,7 @@
 //! changed and changed back is seeded again); `PUT` does not seed (as upstream).
 
 use crate::config::seed::{next_seed, SEED_EVENT_TYPE, SEED_GUID_PREFIX};
-use crate::config::{merge_secrets, parse_config, AppConfig};
+use crate::config::{merge_secrets, parse_upload, AppConfig};
 use crate::cursor::Seq;
 use crate::error::DomainError;
 use crate::event::Event;
@@ -79,7 +79,7 @@ impl ConfigService {
     /// 403 `ADMIN_REQUIRED`; 400/422 config validation (with the failing path); storage errors.
     pub async fn create(&self, who: &Principal, body: &Value) -> Result<Value, DomainError> {
         who.require_admin()?;
-        let parsed = parse_config(body)?;
+        let parsed = parse_upload(body)?;
         let existing = self.configs.get_config(&parsed.id).await?;
         let saved = self.save(parsed, existing).await?;
         self.seed(&saved).await?;
@@ -98,7 +98,7 @@ impl ConfigService {
         body: &Value,
     ) -> Result<Value, DomainError> {
         who.require_admin()?;
-        let parsed = parse_config(body)?;
+        let parsed = parse_upload(body)?;
         if parsed.id.as_str() != id {
             return Err(DomainError::bad_request(
                 "CONFIG_ID_MISMATCH",

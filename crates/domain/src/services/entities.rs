@@ -1,5 +1,6 @@
 //! Entity queries and potential-duplicate review (SPEC §3.5, §4.3; reference §2.4, §2.5).
 
+use crate::canonical::truthy;
 use crate::cursor::{Cursor, Seq};
 use crate::entity::{Entity, EntityKind};
 use crate::error::DomainError;
@@ -51,10 +52,11 @@ pub struct EntityView {
 
 impl From<Entity> for EntityView {
     fn from(e: Entity) -> Self {
+        // Upstream: `data.name || modified.name`.
         let name = e
             .data
             .get("name")
-            .filter(|n| !n.is_null())
+            .filter(|n| truthy(n))
             .cloned()
             .unwrap_or(Value::String(e.name.clone()));
         EntityView {
@@ -300,7 +302,7 @@ impl EntityService {
     /// # Errors
     /// 400 `INVALID_CRITERIA` (not a list of one-key objects, more than 10, bad field name,
     /// a NUL character); 400 `INVALID_LIMIT` (a `limit` that is not a positive integer;
-    /// larger ones are clamped to 5,000); 403; 404; storage errors.
+    /// larger ones are clamped to 1,000); 403; 404; storage errors.
     pub async fn search(
         &self,
         who: &Principal,

@@ -2,6 +2,8 @@
 //! expired refresh tokens, expired Users-API sessions. The service that adds such rows asks
 //! [`CleanUp::due`] on each addition and, when it answers yes, asks its store to forget the
 //! stale ones — so the tables hold about what is still live, without a background task.
+//! A clean-up is best effort: the addition it follows has been stored, so its error is not
+//! the request's (the stale rows wait for the next clean-up).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -135,7 +135,8 @@ impl LoginLimiter {
         }
         if self.clean_up.due() {
             let prefix = format!("{}:", self.prefix);
-            self.store.forget_failures_before(&prefix, since).await?;
+            // Best effort (see `housekeeping`): the failure is recorded.
+            let _ = self.store.forget_failures_before(&prefix, since).await;
         }
         Ok(())
     }

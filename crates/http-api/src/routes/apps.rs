@@ -71,7 +71,7 @@ pub(super) async fn get(
     Ok(HttpResponse::Ok().json(state.configs.get(&who.0, &id).await?))
 }
 
-#[utoipa::path(put, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id")), request_body(description = "A program config, as JSON or as the multipart field `config`", content((Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 200, description = "Updated", body = Object), (status = 400, description = "INVALID_CONFIG, CONFIG_ID_MISMATCH, NO_CONFIG_FILE", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id")), request_body(description = "A program config, as JSON or as the multipart field `config`", content((Object = "application/json"), (Object = "multipart/form-data"))), responses((status = 200, description = "Updated", body = Object), (status = 400, description = "INVALID_CONFIG (a wrong JSON shape, with the failing path), CONFIG_ID_MISMATCH, NO_CONFIG_FILE", body = ErrorBody), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody), (status = 422, description = "INVALID_CONFIG (a meaningless value, an `entityData` item whose seed event would be an invalid event, or a masked secret with no stored value to keep; with the failing path)", body = ErrorBody)))]
 pub(super) async fn update(
     state: web::Data<AppState>,
     who: AdminUser,

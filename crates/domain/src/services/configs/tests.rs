@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::parse_config;
 use crate::error::ErrorKind;
 use crate::event::{Rejection, SyncLevel};
 use crate::ports::{
@@ -500,6 +501,30 @@ async fn the_latest_seed_is_found_past_the_first_page() {
     svc.create(&admin(), &with_region_name("North"))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_stored_config_with_an_invalid_seed_item_stays_readable_and_can_be_mended() {
+    // Saved before seed events were validated on upload: a 200-character group name.
+    let mut old = body();
+    old["entityData"][0]["name"] = json!("g".repeat(200));
+    let record = ConfigRecord {
+        document: parse_config(&old).unwrap().to_document(),
+        ..stored_record(false)
+    };
+    let (configs, saved) = store(Some(record));
+    let svc = ConfigService::new(
+        Arc::new(configs),
+        Arc::new(MockEventStore::new()),
+        clock(),
+        ids(),
+    );
+    assert_eq!(svc.get(&admin(), "prog").await.unwrap()["name"], "Prog");
+    // Sent again as it is, refused; mended (PUT does not seed), saved.
+    let err = svc.update(&admin(), "prog", &old).await.unwrap_err();
+    assert_eq!(err.details.unwrap()["path"], "entityData[0].data[0]");
+    svc.update(&admin(), "prog", &body()).await.unwrap();
+    assert_eq!(saved.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -515,3 +515,17 @@ async fn events_listing_defaults_and_end_of_stream() {
         );
     }
 }
+
+#[test]
+fn the_view_name_is_data_name_when_truthy_else_the_entity_name() {
+    let with_data_name = |name: Value| {
+        let mut e = group();
+        e.data.insert("name".into(), name);
+        EntityView::from(e).name
+    };
+    assert_eq!(with_data_name(json!("Home")), json!("Home"));
+    assert_eq!(with_data_name(json!(42)), json!(42));
+    for falsy in [json!(""), json!(0), json!(false), Value::Null] {
+        assert_eq!(with_data_name(falsy), json!("House"));
+    }
+}

@@ -115,7 +115,9 @@ impl UsersApiService {
         };
         self.ports.store.create_session(&session).await?;
         if self.session_clean_up.due() {
-            self.ports.store.delete_expired_sessions(now).await?;
+            // Best effort (see `housekeeping`): the session is stored; failing the login now
+            // would hand out nothing for it.
+            let _ = self.ports.store.delete_expired_sessions(now).await;
         }
         Ok(NewSession {
             token,
