@@ -338,13 +338,14 @@ impl AuthService {
         if let Some(user) = self.cache.get(claims.id, now) {
             return Ok(Principal::of(&user));
         }
+        let stamp = self.cache.stamp();
         let user = self
             .ports
             .users
             .get_user(claims.id)
             .await?
             .ok_or_else(invalid_token)?;
-        self.cache.put(&user, now);
+        self.cache.put(&user, now, stamp);
         Ok(Principal::of(&user))
     }
 

@@ -26,7 +26,14 @@ pub const DEFAULT_PRINCIPAL_CACHE_ENTRIES: usize = 10_000;
 pub struct PrincipalCache {
     ttl_ms: i64,
     max_entries: usize,
-    entries: Mutex<HashMap<i64, (Timestamp, User)>>,
+    entries: Mutex<Entries>,
+}
+
+/// The cached users, and how many invalidations there have been.
+#[derive(Debug, Default)]
+struct Entries {
+    users: HashMap<i64, (Timestamp, User)>,
+    invalidations: u64,
 }
 
 impl PrincipalCache {
@@ -35,35 +42,48 @@ impl PrincipalCache {
         PrincipalCache {
             ttl_ms: i64::try_from(ttl_ms).unwrap_or(i64::MAX),
             max_entries,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
         }
     }
 
     /// Forgets user `id` (after it was updated or deleted).
     pub fn invalidate(&self, id: i64) {
-        self.lock().remove(&id);
+        let mut entries = self.lock();
+        entries.users.remove(&id);
+        entries.invalidations += 1;
     }
 
     /// The cached user `id` if it was loaded less than `ttl_ms` before `now`.
     pub(crate) fn get(&self, id: i64, now: Timestamp) -> Option<User> {
         let entries = self.lock();
-        let (loaded_at, user) = entries.get(&id)?;
+        let (loaded_at, user) = entries.users.get(&id)?;
         self.fresh(*loaded_at, now).then(|| user.clone())
     }
 
-    /// Remembers `user`, loaded at `now`.
-    pub(crate) fn put(&self, user: &User, now: Timestamp) {
+    /// A stamp to take before loading a user for [`PrincipalCache::put`].
+    pub(crate) fn stamp(&self) -> u64 {
+        self.lock().invalidations
+    }
+
+    /// Remembers `user`, loaded at `now` after `stamp` was taken — unless an invalidation
+    /// came in between: the load may have read the user before a change that then
+    /// invalidated the cache, and caching it would serve the old role or tenants on.
+    pub(crate) fn put(&self, user: &User, now: Timestamp, stamp: u64) {
         if self.ttl_ms <= 0 || self.max_entries == 0 {
             return;
         }
         let mut entries = self.lock();
-        if entries.len() >= self.max_entries && !entries.contains_key(&user.id) {
-            entries.retain(|_, (loaded_at, _)| self.fresh(*loaded_at, now));
-            if entries.len() >= self.max_entries {
-                entries.clear();
+        if entries.invalidations != stamp {
+            return;
+        }
+        let users = &mut entries.users;
+        if users.len() >= self.max_entries && !users.contains_key(&user.id) {
+            users.retain(|_, (loaded_at, _)| self.fresh(*loaded_at, now));
+            if users.len() >= self.max_entries {
+                users.clear();
             }
         }
-        entries.insert(user.id, (now, user.clone()));
+        users.insert(user.id, (now, user.clone()));
     }
 
     fn fresh(&self, loaded_at: Timestamp, now: Timestamp) -> bool {
@@ -71,7 +91,7 @@ impl PrincipalCache {
         (0..self.ttl_ms).contains(&age)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<i64, (Timestamp, User)>> {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -109,12 +129,25 @@ mod tests {
     }
 
     #[test]
+    fn a_user_loaded_across_an_invalidation_is_not_cached() {
+        let cache = PrincipalCache::new(1000, 10);
+        let stamp = cache.stamp();
+        // The user is read (old role) while an admin's change commits and invalidates it.
+        cache.invalidate(1);
+        cache.put(&user(1), at(0), stamp);
+        assert!(cache.get(1, at(1)).is_none());
+        // Loaded after the invalidation: cached.
+        cache.put(&user(1), at(0), cache.stamp());
+        assert!(cache.get(1, at(1)).is_some());
+    }
+
+    #[test]
     fn entries_expire_and_can_be_invalidated() {
         let cache = PrincipalCache::new(1000, 10);
-        cache.put(&user(1), at(0));
+        cache.put(&user(1), at(0), cache.stamp());
         assert_eq!(cache.get(1, at(999)).map(|u| u.id), Some(1));
         assert!(cache.get(1, at(1000)).is_none());
-        cache.put(&user(1), at(2000));
+        cache.put(&user(1), at(2000), cache.stamp());
         cache.invalidate(1);
         assert!(cache.get(1, at(2001)).is_none());
     }
@@ -122,18 +155,18 @@ mod tests {
     #[test]
     fn zero_ttl_disables_and_size_is_bounded() {
         let off = PrincipalCache::new(0, 10);
-        off.put(&user(1), at(0));
+        off.put(&user(1), at(0), off.stamp());
         assert!(off.get(1, at(0)).is_none());
 
         let small = PrincipalCache::new(1000, 2);
-        small.put(&user(1), at(0));
-        small.put(&user(2), at(0));
-        small.put(&user(3), at(500));
-        assert!(small.lock().len() <= 2);
+        small.put(&user(1), at(0), small.stamp());
+        small.put(&user(2), at(0), small.stamp());
+        small.put(&user(3), at(500), small.stamp());
+        assert!(small.lock().users.len() <= 2);
         assert!(small.get(3, at(500)).is_some());
-        small.put(&user(4), at(1200));
+        small.put(&user(4), at(1200), small.stamp());
         // Full: the expired entry (3) makes room and the fresh one (4) is kept.
-        small.put(&user(5), at(1600));
+        small.put(&user(5), at(1600), small.stamp());
         assert!(small.get(3, at(1600)).is_none());
         assert!(small.get(4, at(1600)).is_some());
         assert!(small.get(5, at(1600)).is_some());

@@ -256,7 +256,11 @@ async fn update_keeps_absent_fields_and_an_empty_password() {
         .times(1)
         .returning(|_| Ok(AccountChange::Done));
     let (svc, cache) = m.service();
-    cache.put(&stored(5, "old@example.org", Role::User), at(NOW_MS));
+    cache.put(
+        &stored(5, "old@example.org", Role::User),
+        at(NOW_MS),
+        cache.stamp(),
+    );
     let out = svc
         .update(
             &admin(),
@@ -384,7 +388,11 @@ async fn delete_by_id_or_email() {
         .times(2)
         .returning(|_| Ok(AccountChange::Done));
     let (svc, cache) = m.service();
-    cache.put(&stored(6, "bob@example.org", Role::Admin), at(NOW_MS));
+    cache.put(
+        &stored(6, "bob@example.org", Role::Admin),
+        at(NOW_MS),
+        cache.stamp(),
+    );
     for key in ["5", " Bob@Example.org"] {
         let out = svc.delete(&admin(), key).await.unwrap();
         assert_eq!(out.message, "User deleted successfully");
