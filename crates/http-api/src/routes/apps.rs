@@ -141,18 +141,29 @@ pub(super) async fn artifact(
         ))
     };
     let base = base_url(&state, &req);
+    // A URL taken from the request's headers (no `PUBLIC_BASE_URL`) is the caller's to
+    // choose: no cache in between may keep it for someone else.
+    let cache_control = if state.settings.public_base_url.is_some() {
+        "no-cache"
+    } else {
+        "no-store"
+    };
     if let Some(artifact_id) = file.strip_suffix(".png") {
         // Only artifacts that exist get a code (the lookup also validates the id).
         state.configs.artifact(artifact_id, &base).await?;
         let url = format!("{base}/artifacts/{artifact_id}.json");
         let image = crate::qr::png(&url).ok_or_else(not_found)?;
-        return Ok(HttpResponse::Ok().content_type("image/png").body(image));
+        return Ok(HttpResponse::Ok()
+            .content_type("image/png")
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .body(image));
     }
     let artifact_id = file.strip_suffix(".json").ok_or_else(not_found)?;
     let body = state.configs.artifact(artifact_id, &base).await?;
     let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
     Ok(HttpResponse::Ok()
         .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{artifact_id}.json\""),

@@ -128,6 +128,7 @@ async fn configs_secrets_and_artifacts(s: &TestServer) {
         .to_str()
         .unwrap()
         .starts_with("attachment"));
+    assert_eq!(r.headers()["cache-control"], "no-cache");
     let text = r.text().await.unwrap();
     assert_no_secret(&text);
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -149,6 +150,8 @@ async fn configs_secrets_and_artifacts(s: &TestServer) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/png");
+    // With PUBLIC_BASE_URL set (as here) revalidated; from request headers, never stored.
+    assert_eq!(r.headers()["cache-control"], "no-cache");
     assert_eq!(&r.bytes().await.unwrap()[..4], b"\x89PNG");
     s.call(
         Method::GET,
