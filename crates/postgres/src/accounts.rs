@@ -213,9 +213,34 @@ fn is_last_admin(conn: &mut PgConnection, id: i64) -> Result<bool, Fail> {
 
 #[async_trait]
 impl RefreshTokenStore for PgStore {
-    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
-        let t = token.clone();
-        self.run(move |conn| {
+    async fn insert_refresh(
+        &self,
+        token: &RefreshToken,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let (t, password_hash) = (token.clone(), password_hash.to_owned());
+        self.transaction(move |conn| {
+            // The user's row share-locked until the insert commits: a password change or a
+            // revocation of the user's tokens (which locks it first) runs wholly before the
+            // checks below, each a statement of its own that sees it, or wholly after the
+            // insert, which it then revokes.
+            let current: Option<String> = users::table
+                .filter(users::id.eq(t.user_id))
+                .select(users::password_hash)
+                .for_share()
+                .first(conn)
+                .optional()?;
+            if current.as_deref() != Some(password_hash.as_str()) {
+                return Ok(false);
+            }
+            let revoked: i64 = refresh_tokens::table
+                .filter(refresh_tokens::family_id.eq(&t.family_id))
+                .filter(refresh_tokens::revoked_at.is_not_null())
+                .select(count_star())
+                .first(conn)?;
+            if revoked > 0 {
+                return Ok(false);
+            }
             diesel::insert_into(refresh_tokens::table)
                 .values((
                     refresh_tokens::token_hash.eq(&t.token_hash),
@@ -225,7 +250,7 @@ impl RefreshTokenStore for PgStore {
                     refresh_tokens::created_at.eq(now_millis()),
                 ))
                 .execute(conn)?;
-            Ok(())
+            Ok(true)
         })
         .await
     }
@@ -290,7 +315,14 @@ impl RefreshTokenStore for PgStore {
     }
 
     async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError> {
-        self.run(move |conn| {
+        self.transaction(move |conn| {
+            // Waits for an `insert_refresh` of the user in flight (it share-locks the row),
+            // so the update below sees the token it stored.
+            users::table
+                .filter(users::id.eq(user_id))
+                .select(users::id)
+                .for_update()
+                .load::<i64>(conn)?;
             diesel::update(
                 refresh_tokens::table
                     .filter(refresh_tokens::user_id.eq(user_id))

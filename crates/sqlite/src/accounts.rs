@@ -232,9 +232,29 @@ fn is_last_admin(conn: &mut diesel::SqliteConnection, id: i64) -> Result<bool, F
 
 #[async_trait]
 impl RefreshTokenStore for SqliteStore {
-    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
-        let t = token.clone();
+    async fn insert_refresh(
+        &self,
+        token: &RefreshToken,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let (t, password_hash) = (token.clone(), password_hash.to_owned());
+        // One writer: the checks and the insert are one atomic step.
         self.write(move |conn| {
+            let current =
+                query("SELECT COUNT(*) AS v FROM users WHERE id = ? AND password_hash = ?")
+                    .bind::<BigInt, _>(t.user_id)
+                    .bind::<Text, _>(password_hash)
+                    .load::<Int>(conn)?;
+            let revoked = query(
+                "SELECT COUNT(*) AS v FROM refresh_tokens \
+                 WHERE family_id = ? AND revoked_at IS NOT NULL",
+            )
+            .bind::<Text, _>(t.family_id.clone())
+            .load::<Int>(conn)?;
+            let count = |rows: &[Int]| rows.first().map_or(0, |r| r.v);
+            if count(&current) == 0 || count(&revoked) > 0 {
+                return Ok(false);
+            }
             query(
                 "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, \
                  used_at, revoked_at, created_at) VALUES (?, ?, ?, ?, NULL, NULL, ?)",
@@ -245,7 +265,7 @@ impl RefreshTokenStore for SqliteStore {
             .bind::<BigInt, _>(t.expires_at.millis())
             .bind::<BigInt, _>(now_millis())
             .execute(conn)?;
-            Ok(())
+            Ok(true)
         })
         .await
     }

@@ -143,6 +143,16 @@ pub fn refresh_token(hash: &str, user_id: i64, family: &str) -> RefreshToken {
     }
 }
 
+/// Stores `token` against its user's current password hash (asserting it was stored).
+async fn store_token(stores: &Stores, token: &RefreshToken) {
+    let user = stores.users.get_user(token.user_id).await.unwrap().unwrap();
+    assert!(stores
+        .refresh_tokens
+        .insert_refresh(token, &user.password_hash)
+        .await
+        .unwrap());
+}
+
 /// Creates the user `email` (role `User`).
 async fn user(stores: &Stores, email: &str) -> User {
     stores
@@ -164,9 +174,7 @@ pub async fn refresh_single_use_and_reuse_revokes_family(stores: &Stores) {
         ("d", "f3"),
         ("e", "f3"),
     ] {
-        r.insert_refresh(&refresh_token(hash, user.id, family))
-            .await
-            .unwrap();
+        store_token(stores, &refresh_token(hash, user.id, family)).await;
     }
     let now = ts(5_000);
     assert_eq!(
@@ -202,11 +210,7 @@ pub async fn refresh_single_use_and_reuse_revokes_family(stores: &Stores) {
 /// Concurrent uses of one token yield exactly one `Valid`; the others see it used.
 pub async fn refresh_concurrent_use_is_single(stores: &Stores) {
     let user = user(stores, "ann@x.org").await;
-    stores
-        .refresh_tokens
-        .insert_refresh(&refresh_token("t", user.id, "f"))
-        .await
-        .unwrap();
+    store_token(stores, &refresh_token("t", user.id, "f")).await;
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let stores = stores.clone();
@@ -301,19 +305,100 @@ pub async fn concurrent_admin_removals_leave_an_admin(stores: &Stores) {
     }
 }
 
-/// Deleting a user deletes its refresh tokens.
+/// A token is stored only against the user's current password hash and while its family
+/// has no revoked token; refused, nothing is stored.
+pub async fn refresh_tokens_are_stored_only_for_the_current_password(stores: &Stores) {
+    let ann = user(stores, "ann@x.org").await;
+    let r = stores.refresh_tokens.as_ref();
+    let stale = refresh_token("stale", ann.id, "f1");
+    assert!(!r.insert_refresh(&stale, "an-old-hash").await.unwrap());
+    assert_eq!(
+        r.use_refresh("stale", ts(1)).await.unwrap(),
+        RefreshUse::Invalid
+    );
+    let ghost = refresh_token("ghost", ann.id + 100, "f2");
+    assert!(!r.insert_refresh(&ghost, &ann.password_hash).await.unwrap());
+    // A family revoked (logout, reuse, password reset) takes no new token.
+    store_token(stores, &refresh_token("a", ann.id, "f3")).await;
+    assert!(r.revoke_refresh("a").await.unwrap());
+    let late = refresh_token("late", ann.id, "f3");
+    assert!(!r.insert_refresh(&late, &ann.password_hash).await.unwrap());
+    assert_eq!(
+        r.use_refresh("late", ts(1)).await.unwrap(),
+        RefreshUse::Invalid
+    );
+}
+
+/// A password reset (new hash, then the user's tokens revoked) racing logins that verified
+/// the old password leaves none of their tokens usable.
+pub async fn a_password_reset_racing_logins_leaves_no_token(stores: &Stores) {
+    let ann = user(stores, "ann@x.org").await;
+    for round in 0..8 {
+        let old_hash = stores
+            .users
+            .get_user(ann.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash;
+        let logins: Vec<_> = (0..4)
+            .map(|i| {
+                let (stores, old_hash) = (stores.clone(), old_hash.clone());
+                tokio::spawn(async move {
+                    let hash = format!("t-{round}-{i}");
+                    let token = refresh_token(&hash, ann.id, &hash);
+                    stores
+                        .refresh_tokens
+                        .insert_refresh(&token, &old_hash)
+                        .await
+                        .unwrap();
+                    hash
+                })
+            })
+            .collect();
+        let reset = {
+            let stores = stores.clone();
+            tokio::spawn(async move {
+                let mut user = stores.users.get_user(ann.id).await.unwrap().unwrap();
+                user.password_hash = format!("hash-{round}");
+                stores.users.update_user(&user).await.unwrap();
+                stores
+                    .refresh_tokens
+                    .revoke_user_refresh(ann.id)
+                    .await
+                    .unwrap();
+            })
+        };
+        let mut hashes = Vec::new();
+        for login in logins {
+            hashes.push(login.await.unwrap());
+        }
+        reset.await.unwrap();
+        for hash in hashes {
+            assert!(
+                !matches!(
+                    stores
+                        .refresh_tokens
+                        .use_refresh(&hash, ts(1))
+                        .await
+                        .unwrap(),
+                    RefreshUse::Valid(_)
+                ),
+                "round {round}: token {hash} survived the reset"
+            );
+        }
+    }
+}
+
+/// Deleting a user deletes its refresh tokens./// Deleting a user deletes its refresh tokens.
 pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
     let (ann, bob) = (
         user(stores, "ann@x.org").await,
         user(stores, "bob@x.org").await,
     );
     let r = stores.refresh_tokens.as_ref();
-    r.insert_refresh(&refresh_token("a", ann.id, "fa"))
-        .await
-        .unwrap();
-    r.insert_refresh(&refresh_token("b", bob.id, "fb"))
-        .await
-        .unwrap();
+    store_token(stores, &refresh_token("a", ann.id, "fa")).await;
+    store_token(stores, &refresh_token("b", bob.id, "fb")).await;
     assert_eq!(
         stores.users.delete_user(ann.id).await.unwrap(),
         AccountChange::Done
@@ -341,9 +426,7 @@ pub async fn revoke_user_refresh_ends_their_sessions_only(stores: &Stores) {
         ("a2", ann.id, "fa2"),
         ("b", bob.id, "fb"),
     ] {
-        r.insert_refresh(&refresh_token(hash, user, family))
-            .await
-            .unwrap();
+        store_token(stores, &refresh_token(hash, user, family)).await;
     }
     r.revoke_user_refresh(ann.id).await.unwrap();
     for hash in ["a1", "a2"] {
@@ -375,9 +458,7 @@ pub async fn expired_refresh_tokens_are_deleted(stores: &Stores) {
         ("fresh", bob.id, 200),
         ("live", ann.id, 201),
     ] {
-        r.insert_refresh(&token(hash, user_id, expires))
-            .await
-            .unwrap();
+        store_token(stores, &token(hash, user_id, expires)).await;
     }
     assert!(matches!(
         r.use_refresh("used", ts(50)).await.unwrap(),

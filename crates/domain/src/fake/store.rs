@@ -537,11 +537,26 @@ impl UserStore for MemStore {
 
 #[async_trait]
 impl RefreshTokenStore for MemStore {
-    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError> {
-        self.lock()?
+    async fn insert_refresh(
+        &self,
+        token: &RefreshToken,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock()?;
+        let current = s
+            .users
+            .get(&token.user_id)
+            .is_some_and(|u| u.password_hash == password_hash);
+        let revoked = s
             .refresh
+            .values()
+            .any(|(t, _, revoked)| *revoked && t.family_id == token.family_id);
+        if !current || revoked {
+            return Ok(false);
+        }
+        s.refresh
             .insert(token.token_hash.clone(), (token.clone(), false, false));
-        Ok(())
+        Ok(true)
     }
 
     async fn use_refresh(

@@ -200,11 +200,20 @@ pub enum RefreshUse {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait RefreshTokenStore: Send + Sync {
-    /// Stores a new, unused token.
+    /// Stores a new, unused token — only while its user's password hash is still
+    /// `password_hash` (the one a login verified, or the one read for a refresh) and no token
+    /// of its family is revoked; otherwise stores nothing and answers `false` (also for an
+    /// unknown user). Serialized with [`RefreshTokenStore::revoke_user_refresh`] and
+    /// password changes, so a token is never stored for a password already replaced, nor
+    /// left unrevoked by a reset that runs meanwhile.
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
-    async fn insert_refresh(&self, token: &RefreshToken) -> Result<(), StoreError>;
+    async fn insert_refresh(
+        &self,
+        token: &RefreshToken,
+        password_hash: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Atomically consumes a token: an unused, unrevoked, unexpired token is marked used
     /// and returned; a used one revokes its whole family; anything else is `Invalid`. Two
@@ -222,7 +231,8 @@ pub trait RefreshTokenStore: Send + Sync {
     async fn revoke_refresh(&self, token_hash: &str) -> Result<bool, StoreError>;
 
     /// Revokes every refresh token of the user (their password changed: a token obtained
-    /// with the old one must not keep the account open).
+    /// with the old one must not keep the account open), including one whose
+    /// [`RefreshTokenStore::insert_refresh`] runs at the same time.
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.

@@ -257,7 +257,11 @@ impl AuthService {
             user.password_hash = rehashed;
             self.cache.invalidate(user.id);
         }
-        let (token, refresh_token) = self.issue(&user, None).await?;
+        // Not stored when an admin replaced the password during this login.
+        let (token, refresh_token) = self
+            .issue(&user, None)
+            .await?
+            .ok_or_else(invalid_credentials)?;
         Ok(LoginResponse {
             token,
             user_id: user.id,
@@ -297,7 +301,11 @@ impl AuthService {
         let Some(user) = self.ports.users.get_user(used.user_id).await? else {
             return Err(invalid_refresh());
         };
-        let (token, refresh_token) = self.issue(&user, Some(used.family_id)).await?;
+        // Not stored when the password was replaced, or the family revoked, meanwhile.
+        let (token, refresh_token) = self
+            .issue(&user, Some(used.family_id))
+            .await?
+            .ok_or_else(invalid_refresh)?;
         Ok(RefreshResponse {
             token,
             refresh_token,
@@ -371,12 +379,14 @@ impl AuthService {
     }
 
     /// Signs an access token for `user` and stores a new refresh token, in `family` or a
-    /// new family.
+    /// new family; `None` when the store refused it (`user`'s password hash is no longer
+    /// the stored one, or the family was revoked: see
+    /// [`RefreshTokenStore::insert_refresh`](crate::ports::RefreshTokenStore::insert_refresh)).
     async fn issue(
         &self,
         user: &User,
         family: Option<String>,
-    ) -> Result<(String, String), DomainError> {
+    ) -> Result<Option<(String, String)>, DomainError> {
         let now = self.ports.clock.now();
         let iat = now.millis().div_euclid(1000);
         let ttl = i64::try_from(self.settings.access_ttl_secs).map_err(|_| internal_error())?;
@@ -398,12 +408,19 @@ impl AuthService {
             family_id: family.unwrap_or_else(|| self.ports.ids.uuid()),
             expires_at: later(now, self.settings.refresh_ttl_secs)?,
         };
-        self.ports.refresh_tokens.insert_refresh(&stored).await?;
+        if !self
+            .ports
+            .refresh_tokens
+            .insert_refresh(&stored, &user.password_hash)
+            .await?
+        {
+            return Ok(None);
+        }
         if self.refresh_clean_up.due() {
             // Best effort (see `housekeeping`): the token is stored; answering an error now
             // would lose it, and a refresh that already used the old one would be refused.
             let _ = self.ports.refresh_tokens.delete_expired_refresh(now).await;
         }
-        Ok((token, refresh_token))
+        Ok(Some((token, refresh_token)))
     }
 }

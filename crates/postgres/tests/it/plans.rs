@@ -134,7 +134,10 @@ async fn tenant_queries_never_scan_a_table() {
         family_id: "f".into(),
         expires_at: ts(100),
     };
-    store.insert_refresh(&token).await.unwrap();
+    store
+        .insert_refresh(&token, &user.password_hash)
+        .await
+        .unwrap();
     store.use_refresh("h", ts(1)).await.unwrap();
     store.use_refresh("h", ts(1)).await.unwrap();
     store.revoke_refresh("h").await.unwrap();

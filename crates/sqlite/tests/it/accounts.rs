@@ -155,12 +155,15 @@ async fn users_crud_and_unique_email() {
         vec![a.clone(), b2.clone()]
     );
     store
-        .insert_refresh(&RefreshToken {
-            token_hash: "h".into(),
-            user_id: b.id,
-            family_id: "f".into(),
-            expires_at: ts(1_000_000),
-        })
+        .insert_refresh(
+            &RefreshToken {
+                token_hash: "h".into(),
+                user_id: b.id,
+                family_id: "f".into(),
+                expires_at: ts(1_000_000),
+            },
+            &b2.password_hash,
+        )
         .await
         .unwrap();
     assert_eq!(store.delete_user(b.id).await.unwrap(), AccountChange::Done);
@@ -190,12 +193,15 @@ async fn refresh_tokens_are_single_use_and_reuse_revokes_the_family() {
         .unwrap();
     for (hash, exp) in [("t1", 1_000), ("t2", 1_000), ("old", 10)] {
         store
-            .insert_refresh(&RefreshToken {
-                token_hash: hash.into(),
-                user_id: u.id,
-                family_id: "fam".into(),
-                expires_at: ts(exp),
-            })
+            .insert_refresh(
+                &RefreshToken {
+                    token_hash: hash.into(),
+                    user_id: u.id,
+                    family_id: "fam".into(),
+                    expires_at: ts(exp),
+                },
+                &u.password_hash,
+            )
             .await
             .unwrap();
     }

@@ -79,33 +79,3 @@ async fn push_is_atomic_per_batch_and_pull_follows_seq() {
     assert!(stores.configs.purge_config(&t).await.unwrap());
     assert_eq!(stores.events.head(&t).await.unwrap(), Seq(0));
 }
-
-#[tokio::test]
-async fn refresh_tokens_are_single_use_and_reuse_revokes_the_family() {
-    let store = MemStore::default();
-    let token = |h: &str| RefreshToken {
-        token_hash: h.into(),
-        user_id: 1,
-        family_id: "f".into(),
-        expires_at: Timestamp::from_millis(10_000).unwrap(),
-    };
-    store.insert_refresh(&token("a")).await.unwrap();
-    store.insert_refresh(&token("b")).await.unwrap();
-    let now = Timestamp::from_millis(1).unwrap();
-    assert!(matches!(
-        store.use_refresh("a", now).await.unwrap(),
-        RefreshUse::Valid(_)
-    ));
-    assert_eq!(
-        store.use_refresh("a", now).await.unwrap(),
-        RefreshUse::Reused { user_id: 1 }
-    );
-    assert_eq!(
-        store.use_refresh("b", now).await.unwrap(),
-        RefreshUse::Invalid
-    );
-    assert_eq!(
-        store.use_refresh("zz", now).await.unwrap(),
-        RefreshUse::Invalid
-    );
-}

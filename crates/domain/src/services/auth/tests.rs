@@ -181,14 +181,16 @@ async fn login_issues_access_and_refresh_tokens() {
     let expected_hash = sha256_hex(&refresh_plain);
     m.refresh
         .expect_insert_refresh()
-        .withf(move |t| {
+        .withf(move |t, password_hash| {
             t.token_hash == expected_hash
                 && t.user_id == 7
                 && t.family_id == "fam-new"
                 && t.expires_at.millis() == NOW_MS + 30 * 24 * 3600 * 1000
+                // Stored only while the password is still the one verified.
+                && password_hash == "$argon2id$stored"
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(true));
     // The service's first token also clears the tokens expired by now.
     m.refresh
         .expect_delete_expired_refresh()
@@ -367,7 +369,11 @@ async fn bcrypt_hash_is_rehashed_on_login() {
         })
         .times(1)
         .returning(|_, _, _| Ok(true));
-    m.refresh.expect_insert_refresh().returning(|_| Ok(()));
+    // The token is stored against the re-hashed password.
+    m.refresh
+        .expect_insert_refresh()
+        .withf(|_, password_hash| password_hash == "$argon2id$fresh")
+        .returning(|_, _| Ok(true));
     // A failed clean-up does not fail the login it follows.
     m.refresh
         .expect_delete_expired_refresh()
@@ -403,9 +409,14 @@ async fn refresh_rotates_within_the_family() {
     let next_hash = sha256_hex(&next);
     m.refresh
         .expect_insert_refresh()
-        .withf(move |t| t.family_id == "fam-9" && t.token_hash == next_hash && t.user_id == 7)
+        .withf(move |t, password_hash| {
+            t.family_id == "fam-9"
+                && t.token_hash == next_hash
+                && t.user_id == 7
+                && password_hash == "$argon2id$stored"
+        })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(true));
     m.refresh
         .expect_delete_expired_refresh()
         .times(1)
