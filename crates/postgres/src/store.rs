@@ -67,8 +67,8 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-/// Per-connection setup: custom plans for every prepared statement, and the configured
-/// `search_path`, bound as a value.
+/// Per-connection setup: custom plans for every prepared statement, durable commits, a
+/// bound on transactions left open, and the configured `search_path`, bound as a value.
 #[derive(Debug, Clone)]
 struct Setup {
     schema: Option<String>,
@@ -81,6 +81,22 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for Setup {
         // match-key probes turned each push of 100 events into seconds. Custom plans cost a
         // fraction of a millisecond and always see the current statistics.
         diesel::sql_query("SET plan_cache_mode = force_custom_plan")
+            .execute(conn)
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        // A push is answered after its commit, so its commit must be flushed: a database
+        // (or role) defaulting to `synchronous_commit = off` would let a crash lose
+        // acknowledged events and hand their sequence numbers to others. Stricter settings
+        // (`remote_write`, `remote_apply` for a standby) are kept.
+        diesel::sql_query(
+            "SELECT set_config('synchronous_commit', 'on', false) \
+             WHERE current_setting('synchronous_commit') = 'off'",
+        )
+        .execute(conn)
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        // A server that loses its network path mid-transaction leaves its session idle in
+        // that transaction, holding the tenant's row locks (every instance's pushes of the
+        // tenant wait) until TCP gives up, hours later; the database ends it after a minute.
+        diesel::sql_query("SET idle_in_transaction_session_timeout = '60s'")
             .execute(conn)
             .map_err(diesel::r2d2::Error::QueryError)?;
         if let Some(schema) = &self.schema {

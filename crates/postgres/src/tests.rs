@@ -34,6 +34,24 @@ pub(crate) fn test_database_url() -> Option<String> {
 /// Runs `f` on a push transaction of tenant `t1` (created) in a fresh schema, then rolls
 /// back and drops the schema.
 fn with_tx(f: impl FnOnce(&mut PgTx<'_>)) {
+    in_fresh_schema("", |store| {
+        let mut conn = store.test_connection();
+        diesel::sql_query(
+            "INSERT INTO configs (id, artifact_id, name, document, created_at, updated_at) \
+             VALUES ('t1', 'a1', 'One', '{}', 0, 0)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        let conn: &mut PgConnection = &mut conn;
+        conn.begin_test_transaction().unwrap();
+        let mut tx = PgTx::new(conn, "t1");
+        f(&mut tx);
+    });
+}
+
+/// Runs `f` on a store (one connection) in a fresh schema of `TEST_DATABASE_URL`, its URL
+/// extended with the libpq parameters `params` (may be empty), then drops the schema.
+fn in_fresh_schema(params: &str, f: impl FnOnce(&PgStore)) {
     let Some(url) = test_database_url() else {
         return;
     };
@@ -52,19 +70,14 @@ fn with_tx(f: impl FnOnce(&mut PgTx<'_>)) {
         schema: Some(schema.clone()),
         ..PgOptions::default()
     };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let store_url = if params.is_empty() {
+        url.clone()
+    } else {
+        format!("{url}{sep}{params}")
+    };
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let store = PgStore::connect_with(&url, options).unwrap();
-        let mut conn = store.test_connection();
-        diesel::sql_query(
-            "INSERT INTO configs (id, artifact_id, name, document, created_at, updated_at) \
-             VALUES ('t1', 'a1', 'One', '{}', 0, 0)",
-        )
-        .execute(&mut *conn)
-        .unwrap();
-        let conn: &mut PgConnection = &mut conn;
-        conn.begin_test_transaction().unwrap();
-        let mut tx = PgTx::new(conn, "t1");
-        f(&mut tx);
+        f(&PgStore::connect_with(&store_url, options).unwrap());
     }));
     diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&mut admin)
@@ -661,5 +674,30 @@ fn a_long_backlog_is_caught_up_in_bounded_steps() {
         assert!(!catch_up_step(tx.connection(), "t1", &[&job]).unwrap());
         assert_eq!(state(tx), (n, n));
         assert!(!catch_up_step(tx.connection(), "t1", &[&job]).unwrap());
+    });
+}
+
+/// Every pooled connection commits durably, even when the database's default is
+/// `synchronous_commit = off`, and ends a transaction left idle after a minute.
+#[test]
+fn connections_commit_durably_and_bound_idle_transactions() {
+    #[derive(diesel::QueryableByName)]
+    struct Settings {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        commit: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        idle: String,
+    }
+    in_fresh_schema("options=-c%20synchronous_commit%3Doff", |store| {
+        let settings: Settings = diesel::sql_query(
+            "SELECT current_setting('synchronous_commit') AS commit, \
+             current_setting('idle_in_transaction_session_timeout') AS idle",
+        )
+        .get_result(&mut *store.test_connection())
+        .unwrap();
+        assert_eq!(
+            (settings.commit.as_str(), settings.idle.as_str()),
+            ("on", "1min")
+        );
     });
 }
