@@ -78,11 +78,11 @@ impl PgStore {
             rules: rules.clone(),
             events,
         };
-        let applied = self
-            .applies
-            .submit(tenant.clone(), job)
-            .await
-            .map_err(StoreError::internal)?;
+        // A group dropped by a panic is a failed apply like any other (its events are stored).
+        let applied = match self.applies.submit(tenant.clone(), job).await {
+            Ok(applied) => applied,
+            Err(dropped) => Err(StoreError::internal(dropped)),
+        };
         if let Err(e) = applied {
             // The events are stored: their apply is retried behind the answer, so the
             // entities do not wait for the tenant's next push (or a restart) when the failure
