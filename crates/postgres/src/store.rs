@@ -153,6 +153,26 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Every `every`, applies in a background task the events stored but not applied yet,
+    /// in every tenant: those of a push whose apply failed on every retry or was cut short
+    /// by a stop of another instance would otherwise wait for the tenant's next push or a
+    /// restart. Failures are logged and tried again at the next round. Call it within a
+    /// tokio runtime, once per server.
+    pub fn start_catch_up_sweep(&self, every: Duration) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let sweep = store.clone();
+                match tokio::task::spawn_blocking(move || sweep.catch_up_entities()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "catching up stored events failed"),
+                    Err(e) => tracing::warn!(error = %e, "the catch-up task failed"),
+                }
+            }
+        });
+    }
+
     /// Applies the events stored but not applied yet, in every tenant (see `apply_stage`).
     /// Blocking.
     ///

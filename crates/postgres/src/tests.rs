@@ -701,3 +701,55 @@ fn connections_commit_durably_and_bound_idle_transactions() {
         );
     });
 }
+
+/// Events stored but never applied (their apply lost) are applied by the catch-up sweep,
+/// with no further push.
+#[test]
+fn the_catch_up_sweep_applies_events_left_unapplied() {
+    in_fresh_schema("", |store| {
+        diesel::sql_query(
+            "INSERT INTO configs (id, artifact_id, name, document, created_at, updated_at) \
+             VALUES ('t1', 'a1', 'One', '{}', 0, 0)",
+        )
+        .execute(&mut *store.test_connection())
+        .unwrap();
+        let event = validate_event(&json!({"guid": "e1", "entityGuid": "p1",
+            "type": "create-individual", "data": {"name": "Ann"},
+            "timestamp": "2024-01-01T00:00:00Z", "userId": "u"}))
+        .unwrap();
+        let entities = || -> i64 {
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            diesel::sql_query("SELECT COUNT(*) AS n FROM entities")
+                .get_result::<Count>(&mut *store.test_connection())
+                .unwrap()
+                .n
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            // Only the storing stage: the events are stored, their apply never runs.
+            let batch = domain::ports::PushBatch {
+                events: vec![event],
+                ..Default::default()
+            };
+            store
+                .pushes
+                .submit("t1".to_owned(), batch)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(entities(), 0);
+            store.start_catch_up_sweep(std::time::Duration::from_millis(50));
+            for _ in 0..100 {
+                if entities() == 1 {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("the sweep did not apply the stored event");
+        });
+    });
+}

@@ -12,6 +12,7 @@ use http_api::{AppState, Settings};
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 use system_adapters::{Argon2Hasher, JwtSigner, RandomIds, SystemClock, MIN_SECRET_BYTES};
 
 /// jemalloc instead of glibc's malloc, for SQLite's allocations too (it replaces `malloc`):
@@ -82,7 +83,7 @@ fn real_main() -> Result<(), String> {
     runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
-            Command::Migrate => open_stores(&config).map(|_| println!("migrations applied")),
+            Command::Migrate => open_stores(&config, false).map(|_| println!("migrations applied")),
             Command::Openapi => Ok(()),
             Command::User {
                 command:
@@ -107,11 +108,18 @@ fn init_logs(json: bool) {
     }
 }
 
-/// Opens the store the URL names (migrations run on open).
-fn open_stores(config: &Config) -> Result<(Stores, &'static str), String> {
+/// How often a serving PostgreSQL store applies events stored but left unapplied.
+const CATCH_UP_EVERY: Duration = Duration::from_secs(60);
+
+/// Opens the store the URL names (migrations run on open); `serving`: with the background
+/// work of a server (PostgreSQL's catch-up sweep), not for a one-off command.
+fn open_stores(config: &Config, serving: bool) -> Result<(Stores, &'static str), String> {
     if config.is_postgres() {
         let store = postgres_store::PgStore::connect(&config.database_url.0)
             .map_err(|e| format!("PostgreSQL: {e}"))?;
+        if serving {
+            store.start_catch_up_sweep(CATCH_UP_EVERY);
+        }
         Ok((Stores::from_one(Arc::new(store)), "postgres"))
     } else {
         let store = sqlite_store::SqliteStore::open(&config.database_url.0)
@@ -184,7 +192,7 @@ fn state(config: &Config, stores: Stores, storage: &'static str) -> Result<AppSt
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let (stores, storage) = open_stores(&config)?;
+    let (stores, storage) = open_stores(&config, true)?;
     let state = state(&config, stores, storage)?;
     let admin = state
         .user_admin
@@ -255,7 +263,7 @@ async fn create_user(
     role: String,
     tenants: Vec<String>,
 ) -> Result<(), String> {
-    let (stores, storage) = open_stores(&config)?;
+    let (stores, storage) = open_stores(&config, false)?;
     let state = state(&config, stores, storage)?;
     let mut password = String::new();
     if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
