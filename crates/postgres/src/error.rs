@@ -79,7 +79,8 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
 }
 
 /// Messages of failures that mean the server went away, as libpq and PostgreSQL word them
-/// (a deadlock is resolved by aborting one transaction, which may simply be retried).
+/// (a deadlock is resolved by aborting one transaction, which may simply be retried), or
+/// that it cannot work right now (disk full, out of memory, a statement cancelled).
 fn is_lost_connection(message: &str) -> bool {
     [
         "server closed the connection",
@@ -90,6 +91,9 @@ fn is_lost_connection(message: &str) -> bool {
         "the database system is shutting down",
         "the database system is starting up",
         "deadlock detected",
+        "No space left on device",
+        "out of memory",
+        "canceling statement due to",
     ]
     .iter()
     .any(|m| message.contains(m))
@@ -136,6 +140,13 @@ mod tests {
         assert!(is_lost_connection(
             "server closed the connection unexpectedly"
         ));
+        for retriable in [
+            "could not extend file \"base/1/2\": No space left on device",
+            "canceling statement due to statement timeout",
+            "out of memory",
+        ] {
+            assert!(is_lost_connection(retriable), "{retriable}");
+        }
         assert!(!is_lost_connection("relation \"x\" does not exist"));
         assert!(matches!(
             Fail::corrupt("x").into_store(),

@@ -71,11 +71,19 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
     }
 }
 
-/// SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: another writer held the database.
+/// SQLITE_BUSY / SQLITE_LOCKED after the busy timeout (another writer held the database),
+/// SQLITE_FULL and SQLITE_IOERR (the disk is full or failing): storage that may work again
+/// later, answered 503 rather than as a server fault.
 fn is_busy(message: &str) -> bool {
-    message.contains("database is locked")
-        || message.contains("database is busy")
-        || message.contains("database table is locked")
+    [
+        "database is locked",
+        "database is busy",
+        "database table is locked",
+        "database or disk is full",
+        "disk I/O error",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 #[cfg(test)]
@@ -89,6 +97,8 @@ mod tests {
             StoreError::Internal(_)
         ));
         assert!(is_busy("database is locked"));
+        assert!(is_busy("database or disk is full"));
+        assert!(is_busy("disk I/O error"));
         assert!(!is_busy("no such table: x"));
         assert!(matches!(
             Fail::corrupt("x").into_store(),
