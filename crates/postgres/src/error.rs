@@ -71,7 +71,7 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
             _,
         )
         | DieselError::BrokenTransactionManager => StoreError::unavailable(e),
-        DieselError::DatabaseError(_, ref info) if is_lost_connection(info.message()) => {
+        DieselError::DatabaseError(_, ref info) if is_unavailable(info.message()) => {
             StoreError::unavailable(e)
         }
         other => StoreError::internal(other),
@@ -81,7 +81,7 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
 /// Messages of failures that mean the server went away, as libpq and PostgreSQL word them
 /// (a deadlock is resolved by aborting one transaction, which may simply be retried), or
 /// that it cannot work right now (disk full, out of memory, a statement cancelled).
-fn is_lost_connection(message: &str) -> bool {
+fn is_unavailable(message: &str) -> bool {
     [
         "server closed the connection",
         "terminating connection",
@@ -137,7 +137,7 @@ mod tests {
             )),
             StoreError::Unavailable(_)
         ));
-        assert!(is_lost_connection(
+        assert!(is_unavailable(
             "server closed the connection unexpectedly"
         ));
         for retriable in [
@@ -145,9 +145,9 @@ mod tests {
             "canceling statement due to statement timeout",
             "out of memory",
         ] {
-            assert!(is_lost_connection(retriable), "{retriable}");
+            assert!(is_unavailable(retriable), "{retriable}");
         }
-        assert!(!is_lost_connection("relation \"x\" does not exist"));
+        assert!(!is_unavailable("relation \"x\" does not exist"));
         assert!(matches!(
             Fail::corrupt("x").into_store(),
             StoreError::Internal(_)

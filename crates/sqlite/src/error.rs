@@ -64,7 +64,7 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
             StoreError::unavailable(e)
         }
-        DieselError::DatabaseError(_, ref info) if is_busy(info.message()) => {
+        DieselError::DatabaseError(_, ref info) if is_unavailable(info.message()) => {
             StoreError::unavailable(e)
         }
         other => StoreError::internal(other),
@@ -74,7 +74,7 @@ pub(crate) fn store_error(e: DieselError) -> StoreError {
 /// SQLITE_BUSY / SQLITE_LOCKED after the busy timeout (another writer held the database),
 /// SQLITE_FULL and SQLITE_IOERR (the disk is full or failing): storage that may work again
 /// later, answered 503 rather than as a server fault.
-fn is_busy(message: &str) -> bool {
+fn is_unavailable(message: &str) -> bool {
     [
         "database is locked",
         "database is busy",
@@ -96,10 +96,10 @@ mod tests {
             store_error(DieselError::NotFound),
             StoreError::Internal(_)
         ));
-        assert!(is_busy("database is locked"));
-        assert!(is_busy("database or disk is full"));
-        assert!(is_busy("disk I/O error"));
-        assert!(!is_busy("no such table: x"));
+        assert!(is_unavailable("database is locked"));
+        assert!(is_unavailable("database or disk is full"));
+        assert!(is_unavailable("disk I/O error"));
+        assert!(!is_unavailable("no such table: x"));
         assert!(matches!(
             Fail::corrupt("x").into_store(),
             StoreError::Internal(_)
