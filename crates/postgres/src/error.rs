@@ -137,9 +137,7 @@ mod tests {
             )),
             StoreError::Unavailable(_)
         ));
-        assert!(is_unavailable(
-            "server closed the connection unexpectedly"
-        ));
+        assert!(is_unavailable("server closed the connection unexpectedly"));
         for retriable in [
             "could not extend file \"base/1/2\": No space left on device",
             "canceling statement due to statement timeout",

@@ -247,14 +247,34 @@ impl AuthService {
         }
         self.limiter.succeeded(&email).await?;
         if check.needs_rehash {
-            // Only the hash, and only if it is still the one verified: an admin may have
-            // changed the account during the verification.
+            // Only the hash, and only if it is still the one verified.
             let rehashed = self.ports.hasher.hash(password).await?;
-            self.ports
+            if self
+                .ports
                 .users
                 .replace_password_hash(user.id, &user.password_hash, &rehashed)
-                .await?;
-            user.password_hash = rehashed;
+                .await?
+            {
+                user.password_hash = rehashed;
+            } else {
+                // Changed meanwhile: re-hashed by a concurrent login, or replaced by an
+                // admin. The login stands only if the password verifies the stored hash.
+                user = self
+                    .ports
+                    .users
+                    .get_user(user.id)
+                    .await?
+                    .ok_or_else(invalid_credentials)?;
+                if !self
+                    .ports
+                    .hasher
+                    .verify(password, &user.password_hash)
+                    .await
+                    .valid
+                {
+                    return Err(invalid_credentials());
+                }
+            }
             self.cache.invalidate(user.id);
         }
         // Not stored when an admin replaced the password during this login.
@@ -298,14 +318,21 @@ impl AuthService {
             }
             RefreshUse::Invalid => return Err(invalid_refresh()),
         };
-        let Some(user) = self.ports.users.get_user(used.user_id).await? else {
-            return Err(invalid_refresh());
-        };
-        // Not stored when the password was replaced, or the family revoked, meanwhile.
-        let (token, refresh_token) = self
-            .issue(&user, Some(used.family_id))
-            .await?
-            .ok_or_else(invalid_refresh)?;
+        // Not stored when the password hash changed, or the family was revoked, meanwhile.
+        // A hash that changed without a reset (a login re-hashing an imported password)
+        // gets one more try with the stored one: a real reset has revoked the family by
+        // then, or revokes the new token after it.
+        let mut issued = None;
+        for _ in 0..2 {
+            let Some(user) = self.ports.users.get_user(used.user_id).await? else {
+                return Err(invalid_refresh());
+            };
+            issued = self.issue(&user, Some(used.family_id.clone())).await?;
+            if issued.is_some() {
+                break;
+            }
+        }
+        let (token, refresh_token) = issued.ok_or_else(invalid_refresh)?;
         Ok(RefreshResponse {
             token,
             refresh_token,

@@ -386,6 +386,101 @@ async fn bcrypt_hash_is_rehashed_on_login() {
     assert_eq!(out.user_id, 3);
 }
 
+/// Two logins re-hashing one imported password at once: the second's compare-and-set
+/// fails, and it stands (or not) on the hash stored by the first.
+#[tokio::test]
+async fn a_login_that_loses_the_rehash_race_verifies_the_stored_hash() {
+    for (verifies, ok) in [(true, true), (false, false)] {
+        let mut m = Mocks::new().open_throttle().signing();
+        let mut user = stored_user(3, "bob@example.org", Role::Admin);
+        user.password_hash = "$2b$10$legacy".into();
+        m.users
+            .expect_user_by_email()
+            .returning(move |_| Ok(Some(user.clone())));
+        m.hasher
+            .expect_verify()
+            .withf(|_, h| h == "$2b$10$legacy")
+            .returning(|_, _| valid(true));
+        m.hasher
+            .expect_hash()
+            .returning(|_| Ok("$argon2id$mine".into()));
+        m.users
+            .expect_replace_password_hash()
+            .returning(|_, _, _| Ok(false));
+        // Re-read: the other login's hash (or an admin's).
+        m.users
+            .expect_get_user()
+            .withf(|id| *id == 3)
+            .returning(|_| {
+                let mut u = stored_user(3, "bob@example.org", Role::Admin);
+                u.password_hash = "$argon2id$theirs".into();
+                Ok(Some(u))
+            });
+        m.hasher
+            .expect_verify()
+            .withf(|_, h| h == "$argon2id$theirs")
+            .returning(move |_, _| if verifies { valid(false) } else { INVALID });
+        m.refresh
+            .expect_insert_refresh()
+            .withf(|_, password_hash| password_hash == "$argon2id$theirs")
+            .returning(|_, _| Ok(true));
+        m.refresh
+            .expect_delete_expired_refresh()
+            .returning(|_| Ok(0));
+        let out = m
+            .service(no_cache())
+            .login(Some("bob@example.org"), Some("pw"), IP)
+            .await;
+        match out {
+            Ok(out) => assert!(
+                ok,
+                "logged in with a password the stored hash refuses: {out:?}"
+            ),
+            Err(e) => {
+                assert!(!ok, "refused: {e:?}");
+                assert_eq!(e.code, "INVALID_CREDENTIALS");
+            }
+        }
+    }
+}
+
+/// A refresh whose token is refused because the hash changed without a reset (a login
+/// re-hashed it) tries once more with the stored hash; refused twice, it is a 401.
+#[tokio::test]
+async fn a_refresh_refused_once_retries_with_the_stored_hash() {
+    for (second_try, ok) in [(true, true), (false, false)] {
+        let mut m = Mocks::new().signing();
+        m.refresh.expect_use_refresh().returning(|hash, _| {
+            Ok(RefreshUse::Valid(RefreshToken {
+                token_hash: hash.to_owned(),
+                user_id: 7,
+                family_id: "fam-9".into(),
+                expires_at: at(NOW_MS + 1000),
+            }))
+        });
+        m.users
+            .expect_get_user()
+            .times(2)
+            .returning(|_| Ok(Some(stored_user(7, "alice@example.org", Role::User))));
+        let mut tries = 0;
+        m.refresh
+            .expect_insert_refresh()
+            .times(2)
+            .returning(move |_, _| {
+                tries += 1;
+                Ok(tries == 2 && second_try)
+            });
+        m.refresh
+            .expect_delete_expired_refresh()
+            .returning(|_| Ok(0));
+        let out = m.service(no_cache()).refresh(Some("old-token")).await;
+        assert_eq!(out.is_ok(), ok, "{out:?}");
+        if let Err(e) = out {
+            assert_eq!(e.code, "INVALID_REFRESH_TOKEN");
+        }
+    }
+}
+
 #[tokio::test]
 async fn refresh_rotates_within_the_family() {
     let mut m = Mocks::new().signing();
