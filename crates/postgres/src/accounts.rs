@@ -68,7 +68,26 @@ impl TokenRow {
     }
 }
 
-fn revoke_family(conn: &mut PgConnection, family_id: &str, now: i64) -> Result<(), Fail> {
+/// Locks the user's row until the transaction ends (nothing when there is no such user).
+fn lock_user(conn: &mut PgConnection, user_id: i64) -> Result<(), Fail> {
+    users::table
+        .filter(users::id.eq(user_id))
+        .select(users::id)
+        .for_update()
+        .load::<i64>(conn)?;
+    Ok(())
+}
+
+/// Revokes the family, the user's row locked first (as `revoke_user_refresh` does): an
+/// `insert_refresh` into the family in flight (it share-locks that row) commits before the
+/// update below, which then revokes its token too, or checks the family after it.
+fn revoke_family(
+    conn: &mut PgConnection,
+    user_id: i64,
+    family_id: &str,
+    now: i64,
+) -> Result<(), Fail> {
+    lock_user(conn, user_id)?;
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family_id))
@@ -286,7 +305,7 @@ impl RefreshTokenStore for PgStore {
                 .optional()?;
             match row {
                 Some(row) if row.used_at.is_some() => {
-                    revoke_family(conn, &row.family_id, now)?;
+                    revoke_family(conn, row.user_id, &row.family_id, now)?;
                     Ok(RefreshUse::Reused {
                         user_id: row.user_id,
                     })
@@ -300,15 +319,15 @@ impl RefreshTokenStore for PgStore {
     async fn revoke_refresh(&self, token_hash: &str) -> Result<bool, StoreError> {
         let token_hash = token_hash.to_owned();
         self.transaction(move |conn| {
-            let family: Option<String> = refresh_tokens::table
+            let family: Option<(i64, String)> = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&token_hash))
-                .select(refresh_tokens::family_id)
+                .select((refresh_tokens::user_id, refresh_tokens::family_id))
                 .first(conn)
                 .optional()?;
-            let Some(family) = family else {
+            let Some((user_id, family)) = family else {
                 return Ok(false);
             };
-            revoke_family(conn, &family, now_millis())?;
+            revoke_family(conn, user_id, &family, now_millis())?;
             Ok(true)
         })
         .await
@@ -318,11 +337,7 @@ impl RefreshTokenStore for PgStore {
         self.transaction(move |conn| {
             // Waits for an `insert_refresh` of the user in flight (it share-locks the row),
             // so the update below sees the token it stored.
-            users::table
-                .filter(users::id.eq(user_id))
-                .select(users::id)
-                .for_update()
-                .load::<i64>(conn)?;
+            lock_user(conn, user_id)?;
             diesel::update(
                 refresh_tokens::table
                     .filter(refresh_tokens::user_id.eq(user_id))

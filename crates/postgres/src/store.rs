@@ -96,9 +96,14 @@ impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for Setup {
         // A server that loses its network path mid-transaction leaves its session idle in
         // that transaction, holding the tenant's row locks (every instance's pushes of the
         // tenant wait) until TCP gives up, hours later; the database ends it after a minute.
-        diesel::sql_query("SET idle_in_transaction_session_timeout = '60s'")
-            .execute(conn)
-            .map_err(diesel::r2d2::Error::QueryError)?;
+        // (A stricter limit set for the database or role is kept.)
+        diesel::sql_query(
+            "SELECT set_config('idle_in_transaction_session_timeout', '60s', false) \
+             WHERE current_setting('idle_in_transaction_session_timeout') = '0' \
+             OR current_setting('idle_in_transaction_session_timeout')::interval > '60s'",
+        )
+        .execute(conn)
+        .map_err(diesel::r2d2::Error::QueryError)?;
         if let Some(schema) = &self.schema {
             diesel::sql_query("SELECT set_config('search_path', $1, false)")
                 .bind::<Text, _>(schema)

@@ -700,6 +700,20 @@ fn connections_commit_durably_and_bound_idle_transactions() {
             ("on", "1min")
         );
     });
+    // Stricter settings of the operator's are kept.
+    let strict = "options=-c%20synchronous_commit%3Dremote_apply%20-c%20idle_in_transaction_session_timeout%3D10s";
+    in_fresh_schema(strict, |store| {
+        let settings: Settings = diesel::sql_query(
+            "SELECT current_setting('synchronous_commit') AS commit, \
+             current_setting('idle_in_transaction_session_timeout') AS idle",
+        )
+        .get_result(&mut *store.test_connection())
+        .unwrap();
+        assert_eq!(
+            (settings.commit.as_str(), settings.idle.as_str()),
+            ("remote_apply", "10s")
+        );
+    });
 }
 
 /// Events stored but never applied (their apply lost) are applied by the catch-up sweep,
