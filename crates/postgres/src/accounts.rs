@@ -282,8 +282,20 @@ impl RefreshTokenStore for PgStore {
         let token_hash = token_hash.to_owned();
         self.transaction(move |conn| {
             let now = now.millis();
+            // The user's row first, as every change of a user's tokens locks it (a revocation
+            // of the family below, waiting on a token row another use holds, would otherwise
+            // deadlock with that use waiting on the user's row).
+            let owner: Option<i64> = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&token_hash))
+                .select(refresh_tokens::user_id)
+                .first(conn)
+                .optional()?;
+            let Some(owner) = owner else {
+                return Ok(RefreshUse::Invalid);
+            };
+            lock_user(conn, owner)?;
             // The conditional UPDATE is the single-use check: of two concurrent uses, the
-            // second waits for the first's row lock and then no longer matches.
+            // second finds it no longer matches.
             let claimed = diesel::update(
                 refresh_tokens::table
                     .filter(refresh_tokens::token_hash.eq(&token_hash))
@@ -305,7 +317,7 @@ impl RefreshTokenStore for PgStore {
                 .optional()?;
             match row {
                 Some(row) if row.used_at.is_some() => {
-                    revoke_family(conn, row.user_id, &row.family_id, now)?;
+                    revoke_family(conn, owner, &row.family_id, now)?;
                     Ok(RefreshUse::Reused {
                         user_id: row.user_id,
                     })
