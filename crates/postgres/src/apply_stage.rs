@@ -35,6 +35,7 @@ use domain::event::Event;
 use domain::materialize::apply_in_tx;
 use group_commit::GroupCommit;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One push's request to its tenant's applier: every event up to `up_to` applied, the
@@ -205,27 +206,47 @@ struct Behind {
     id: String,
     #[diesel(sql_type = BigInt)]
     head: i64,
+    #[diesel(sql_type = BigInt)]
+    applied: i64,
     #[diesel(sql_type = Jsonb)]
     document: Value,
 }
 
-/// Applies the stored events of every tenant whose entities are behind its head (pushes
-/// whose apply failed or was cut short by a stop), under each tenant's current rules.
-/// Blocking; run at start-up. A tenant that fails is logged and left for its next push's
-/// apply; the others go on. Returns how many tenants were caught up.
+/// The heads of the tenants whose entities were behind, by tenant id.
+pub(crate) type HeadsBehind = HashMap<String, i64>;
+
+/// Applies the stored events of tenants whose entities are behind their head (pushes whose
+/// apply failed or was cut short by a stop), under each tenant's current rules. Blocking.
+/// With `earlier` (the answer of a previous round) only the events a tenant already had
+/// stored then and are still unapplied now — left over, not a push's apply in flight — else
+/// (at start-up) all. A tenant that fails is logged and left for its next push's apply or
+/// the next round; the others go on. Returns how many tenants were caught up, and the heads
+/// of the tenants behind now, for the next round.
 ///
 /// # Errors
 /// The tenants behind cannot be listed.
-pub(crate) fn catch_up_all(conn: &mut PgConnection) -> Result<usize, Fail> {
+pub(crate) fn catch_up_all(
+    conn: &mut PgConnection,
+    earlier: Option<&HeadsBehind>,
+) -> Result<(usize, HeadsBehind), Fail> {
     let behind: Vec<Behind> = diesel::sql_query(
-        "SELECT c.id, c.head, c.document FROM configs c \
+        "SELECT c.id, c.head, COALESCE(p.applied, r.head, 0) AS applied, c.document \
+         FROM configs c \
          LEFT JOIN entity_progress p ON p.tenant_id = c.id \
          LEFT JOIN retired_heads r ON r.id = c.id \
          WHERE c.head > COALESCE(p.applied, r.head, 0)",
     )
     .load(conn)?;
+    let now_behind: HeadsBehind = behind.iter().map(|t| (t.id.clone(), t.head)).collect();
     let mut done = 0;
     for tenant in behind {
+        let up_to = match earlier {
+            None => tenant.head,
+            Some(earlier) => match earlier.get(&tenant.id) {
+                Some(&head) if tenant.applied < head => head,
+                _ => continue,
+            },
+        };
         let rules = match AppConfig::from_document(&tenant.document) {
             Ok(config) => config.duplicate_rules(),
             Err(_) => {
@@ -234,7 +255,7 @@ pub(crate) fn catch_up_all(conn: &mut PgConnection) -> Result<usize, Fail> {
             }
         };
         let job = ApplyJob {
-            up_to: Seq(tenant.head),
+            up_to: Seq(up_to),
             rules,
             events: Vec::new(),
         };
@@ -246,7 +267,7 @@ pub(crate) fn catch_up_all(conn: &mut PgConnection) -> Result<usize, Fail> {
             }
         }
     }
-    Ok(done)
+    Ok((done, now_behind))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! and the two ways every port method reaches PostgreSQL (`run` on a pooled connection,
 //! `transaction` inside one transaction), always on `spawn_blocking`.
 
-use crate::apply_stage::{apply_queue, catch_up_all, ApplyQueue};
+use crate::apply_stage::{apply_queue, catch_up_all, ApplyQueue, HeadsBehind};
 use crate::error::{store_error, Fail};
 use crate::group_commit::{push_queue, PushQueue};
 use diesel::connection::SimpleConnection;
@@ -154,7 +154,7 @@ impl PgStore {
             pool,
         };
         store.run_pending_migrations()?;
-        store.catch_up_entities()?;
+        store.catch_up_entities(None)?;
         Ok(store)
     }
 
@@ -166,11 +166,17 @@ impl PgStore {
     pub fn start_catch_up_sweep(&self, every: Duration) {
         let store = self.clone();
         tokio::spawn(async move {
+            // Only what was already behind a round ago: a busy tenant is nearly always a
+            // little behind (one group stored while the previous one is applied), and its
+            // pushes' own applies are not to be taken over.
+            let mut behind = HeadsBehind::new();
             loop {
                 tokio::time::sleep(every).await;
-                let sweep = store.clone();
-                match tokio::task::spawn_blocking(move || sweep.catch_up_entities()).await {
-                    Ok(Ok(())) => {}
+                let (sweep, earlier) = (store.clone(), behind.clone());
+                match tokio::task::spawn_blocking(move || sweep.catch_up_entities(Some(&earlier)))
+                    .await
+                {
+                    Ok(Ok(now)) => behind = now,
                     Ok(Err(e)) => tracing::warn!(error = %e, "catching up stored events failed"),
                     Err(e) => tracing::warn!(error = %e, "the catch-up task failed"),
                 }
@@ -178,19 +184,20 @@ impl PgStore {
         });
     }
 
-    /// Applies the events stored but not applied yet, in every tenant (see `apply_stage`).
-    /// Blocking.
+    /// Applies the events stored but not applied yet, in every tenant — with `earlier`, only
+    /// those already stored then (see `apply_stage::catch_up_all`); returns the heads of the
+    /// tenants behind now. Blocking.
     ///
     /// # Errors
     /// `Unavailable` when no connection is available, `Internal` when the tenants cannot be
     /// listed (a tenant whose events fail to apply is logged and skipped).
-    fn catch_up_entities(&self) -> Result<(), StoreError> {
+    fn catch_up_entities(&self, earlier: Option<&HeadsBehind>) -> Result<HeadsBehind, StoreError> {
         let mut conn = self.pool.get().map_err(StoreError::unavailable)?;
-        let caught_up = catch_up_all(&mut conn).map_err(Fail::into_store)?;
+        let (caught_up, behind) = catch_up_all(&mut conn, earlier).map_err(Fail::into_store)?;
         if caught_up > 0 {
             tracing::info!(tenants = caught_up, "applied stored events left unapplied");
         }
-        Ok(())
+        Ok(behind)
     }
 
     /// Runs the migrations not applied yet; returns how many ran. ([`PgStore::connect`]

@@ -717,7 +717,7 @@ fn connections_commit_durably_and_bound_idle_transactions() {
 }
 
 /// Events stored but never applied (their apply lost) are applied by the catch-up sweep,
-/// with no further push.
+/// with no further push (at its second round: the first only notes what is behind).
 #[test]
 fn the_catch_up_sweep_applies_events_left_unapplied() {
     in_fresh_schema("", |store| {
