@@ -308,3 +308,33 @@ async fn config_role_matrix_and_archive(s: &TestServer) {
         .await
         .expect_error(404, "CONFIG_NOT_FOUND");
 }
+
+/// Without `PUBLIC_BASE_URL` the artifact's sync URL follows the request's headers, so no
+/// cache may keep it for another caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_from_request_headers_are_not_stored_by_caches() {
+    use crate::harness::Backend;
+    let s = TestServer::start_with_public_url(Backend::Memory, None)
+        .await
+        .unwrap();
+    let admin = s.admin_token().await;
+    let artifact = s.create_config(&admin, "prog").await["artifactId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for ext in ["json", "png"] {
+        let r = s
+            .client
+            .get(format!("{}/artifacts/{artifact}.{ext}", s.base))
+            .header("x-forwarded-host", "elsewhere.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["cache-control"], "no-store", "{ext}");
+        if ext == "json" {
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["syncServerUrl"], "http://elsewhere.example");
+        }
+    }
+}

@@ -162,11 +162,20 @@ impl Reply {
 }
 
 impl TestServer {
-    /// Starts a server with a first admin; `None` when the backend is unavailable (outside CI).
+    /// Starts a server with a first admin and `PUBLIC_BASE_URL` `http://sync.example.org`;
+    /// `None` when the backend is unavailable (outside CI).
     pub async fn start(backend: Backend) -> Option<TestServer> {
+        Self::start_with_public_url(backend, Some("http://sync.example.org")).await
+    }
+
+    /// [`TestServer::start`] with another `PUBLIC_BASE_URL` (or none).
+    pub async fn start_with_public_url(
+        backend: Backend,
+        public_base_url: Option<&str>,
+    ) -> Option<TestServer> {
         let (stores, guard) = stores(backend)?;
         let settings = Settings {
-            public_base_url: Some("http://sync.example.org".into()),
+            public_base_url: public_base_url.map(str::to_owned),
             storage: match backend {
                 Backend::Memory => "memory",
                 Backend::Sqlite => "sqlite",
