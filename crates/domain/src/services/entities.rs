@@ -278,10 +278,11 @@ impl EntityService {
         Ok(members)
     }
 
-    /// `GET /api/entities/:guid/events`: the entity's events in application order.
+    /// `GET /api/entities/:guid/events`: the entity's events in application order, at most
+    /// [`MAX_ENTITY_EVENTS`] (`[]` for a guid with no events).
     ///
     /// # Errors
-    /// 403; 404; storage errors.
+    /// 403; 404 `CONFIG_NOT_FOUND`; storage errors.
     pub async fn entity_events(
         &self,
         who: &Principal,

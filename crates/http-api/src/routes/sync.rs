@@ -247,7 +247,7 @@ pub(super) async fn members(
     ))
 }
 
-#[utoipa::path(get, path = "/api/entities/{guid}/events", tag = "entities", security(("bearer" = [])), params(("guid" = String, Path, description = "Entity guid"), TenantQuery), responses((status = 200, description = "The entity's events in application order", body = Vec<Event>), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "ENTITY_NOT_FOUND", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/entities/{guid}/events", tag = "entities", security(("bearer" = [])), params(("guid" = String, Path, description = "Entity guid"), TenantQuery), responses((status = 200, description = "The entity's events in application order (its first 10,000); `[]` for a guid with no events", body = Vec<Event>), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
 pub(super) async fn entity_events(
     state: web::Data<AppState>,
     who: AuthUser,
