@@ -688,31 +688,22 @@ fn connections_commit_durably_and_bound_idle_transactions() {
         #[diesel(sql_type = diesel::sql_types::Text)]
         idle: String,
     }
-    in_fresh_schema("options=-c%20synchronous_commit%3Doff", |store| {
-        let settings: Settings = diesel::sql_query(
+    let settings_of = |store: &PgStore| {
+        let s: Settings = diesel::sql_query(
             "SELECT current_setting('synchronous_commit') AS commit, \
              current_setting('idle_in_transaction_session_timeout') AS idle",
         )
         .get_result(&mut *store.test_connection())
         .unwrap();
-        assert_eq!(
-            (settings.commit.as_str(), settings.idle.as_str()),
-            ("on", "1min")
-        );
+        (s.commit, s.idle)
+    };
+    in_fresh_schema("options=-c%20synchronous_commit%3Doff", |store| {
+        assert_eq!(settings_of(store), ("on".into(), "1min".into()));
     });
     // Stricter settings of the operator's are kept.
     let strict = "options=-c%20synchronous_commit%3Dremote_apply%20-c%20idle_in_transaction_session_timeout%3D10s";
     in_fresh_schema(strict, |store| {
-        let settings: Settings = diesel::sql_query(
-            "SELECT current_setting('synchronous_commit') AS commit, \
-             current_setting('idle_in_transaction_session_timeout') AS idle",
-        )
-        .get_result(&mut *store.test_connection())
-        .unwrap();
-        assert_eq!(
-            (settings.commit.as_str(), settings.idle.as_str()),
-            ("remote_apply", "10s")
-        );
+        assert_eq!(settings_of(store), ("remote_apply".into(), "10s".into()));
     });
 }
 

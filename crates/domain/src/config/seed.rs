@@ -17,7 +17,7 @@
 //! per entity, so that re-posting the config does not seed them again in turn).
 
 use super::AppConfig;
-use crate::canonical::{canonical_json, truthy};
+use crate::canonical::{canonical_json, canonical_json_object, truthy};
 use crate::digest::length_prefixed_sha256;
 use crate::event::{validate_event, Event, SyncLevel, UserRef};
 use crate::tenant::TenantId;
@@ -51,18 +51,16 @@ impl AppConfig {
                     .map(|item| seed_event(&self.id, &group.name, item, at))
             })
             .collect();
-        let last: HashMap<&str, usize> = events
+        let last: HashMap<String, usize> = events
             .iter()
             .enumerate()
-            .map(|(i, e)| (e.entity_guid.as_str(), i))
-            .collect();
-        let keep: Vec<bool> = (0..events.len())
-            .map(|i| last.get(events[i].entity_guid.as_str()) == Some(&i))
+            .map(|(i, e)| (e.entity_guid.clone(), i))
             .collect();
         events
             .into_iter()
-            .zip(keep)
-            .filter_map(|(e, keep)| keep.then_some(e))
+            .enumerate()
+            .filter(|(i, e)| last.get(&e.entity_guid) == Some(i))
+            .map(|(_, e)| e)
             .collect()
     }
 }
@@ -90,11 +88,7 @@ fn seed_event(tenant: &TenantId, group: &str, item: &Map<String, Value>, at: Tim
     let entity_guid = item.get("id").and_then(id_text).unwrap_or_else(|| {
         format!(
             "{SEED_ENTITY_PREFIX}{}",
-            length_prefixed_sha256([
-                tenant.as_str(),
-                group,
-                &canonical_json(&Value::Object(item.clone())),
-            ])
+            length_prefixed_sha256([tenant.as_str(), group, &canonical_json_object(item),])
         )
     });
     let mut event = Event {
@@ -133,11 +127,11 @@ pub fn next_seed(tenant: &TenantId, mut event: Event, latest: Option<&Event>) ->
 }
 
 fn same_data(a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
-    canonical_json(&Value::Object(a.clone())) == canonical_json(&Value::Object(b.clone()))
+    canonical_json_object(a) == canonical_json_object(b)
 }
 
 fn seed_guid(tenant: &TenantId, event: &Event, previous: Option<&str>) -> String {
-    let data = canonical_json(&Value::Object(event.data.clone()));
+    let data = canonical_json_object(&event.data);
     let hash = length_prefixed_sha256([
         tenant.as_str(),
         &event.entity_guid,

@@ -344,8 +344,9 @@ async fn too_many_ip_failures_are_429() {
     assert_eq!(err.kind, ErrorKind::RateLimited(60));
 }
 
-#[tokio::test]
-async fn bcrypt_hash_is_rehashed_on_login() {
+/// User 3, bob@example.org, an admin whose password still has an imported bcrypt hash
+/// that verifies (and needs re-hashing).
+fn imported_account() -> Mocks {
     let mut m = Mocks::new().open_throttle().signing();
     let mut user = stored_user(3, "bob@example.org", Role::Admin);
     user.password_hash = "$2b$10$legacy".into();
@@ -356,6 +357,12 @@ async fn bcrypt_hash_is_rehashed_on_login() {
         .expect_verify()
         .withf(|_, h| h == "$2b$10$legacy")
         .returning(|_, _| valid(true));
+    m
+}
+
+#[tokio::test]
+async fn bcrypt_hash_is_rehashed_on_login() {
+    let mut m = imported_account();
     m.hasher
         .expect_hash()
         .withf(|p| p == "pw")
@@ -391,16 +398,7 @@ async fn bcrypt_hash_is_rehashed_on_login() {
 #[tokio::test]
 async fn a_login_that_loses_the_rehash_race_verifies_the_stored_hash() {
     for (verifies, ok) in [(true, true), (false, false)] {
-        let mut m = Mocks::new().open_throttle().signing();
-        let mut user = stored_user(3, "bob@example.org", Role::Admin);
-        user.password_hash = "$2b$10$legacy".into();
-        m.users
-            .expect_user_by_email()
-            .returning(move |_| Ok(Some(user.clone())));
-        m.hasher
-            .expect_verify()
-            .withf(|_, h| h == "$2b$10$legacy")
-            .returning(|_, _| valid(true));
+        let mut m = imported_account();
         m.hasher
             .expect_hash()
             .returning(|_| Ok("$argon2id$mine".into()));
