@@ -442,20 +442,25 @@ async fn a_login_that_loses_the_rehash_race_verifies_the_stored_hash() {
     }
 }
 
+/// A valid use of user 7's token `hash` in family `fam-9`.
+fn alice_token(hash: &str) -> RefreshUse {
+    RefreshUse::Valid(RefreshToken {
+        token_hash: hash.to_owned(),
+        user_id: 7,
+        family_id: "fam-9".into(),
+        expires_at: at(NOW_MS + 1000),
+    })
+}
+
 /// A refresh whose token is refused because the hash changed without a reset (a login
 /// re-hashed it) tries once more with the stored hash; refused twice, it is a 401.
 #[tokio::test]
 async fn a_refresh_refused_once_retries_with_the_stored_hash() {
     for (second_try, ok) in [(true, true), (false, false)] {
         let mut m = Mocks::new().signing();
-        m.refresh.expect_use_refresh().returning(|hash, _| {
-            Ok(RefreshUse::Valid(RefreshToken {
-                token_hash: hash.to_owned(),
-                user_id: 7,
-                family_id: "fam-9".into(),
-                expires_at: at(NOW_MS + 1000),
-            }))
-        });
+        m.refresh
+            .expect_use_refresh()
+            .returning(|hash, _| Ok(alice_token(hash)));
         m.users
             .expect_get_user()
             .times(2)
@@ -486,14 +491,7 @@ async fn refresh_rotates_within_the_family() {
         .expect_use_refresh()
         .withf(|hash, now| hash == sha256_hex("old-token") && now.millis() == NOW_MS)
         .times(1)
-        .returning(|hash, _| {
-            Ok(RefreshUse::Valid(RefreshToken {
-                token_hash: hash.to_owned(),
-                user_id: 7,
-                family_id: "fam-9".into(),
-                expires_at: at(NOW_MS + 1000),
-            }))
-        });
+        .returning(|hash, _| Ok(alice_token(hash)));
     m.users
         .expect_get_user()
         .withf(|id| *id == 7)
