@@ -3,6 +3,9 @@
 use crate::error::Fail;
 use crate::schema::{entities, events};
 use crate::sql::instant;
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::pg::{Pg, PgValue};
+use diesel::sql_types::Jsonb;
 use diesel::{Insertable, Queryable, QueryableByName, Selectable};
 use domain::cursor::Seq;
 use domain::entity::{Entity, EntityKind, EntityRecord};
@@ -18,13 +21,31 @@ pub(crate) struct EventRow {
     guid: String,
     entity_guid: String,
     event_type: String,
-    data: Value,
+    data: SizedJson,
     ts: i64,
     user_id: String,
     user_id_numeric: bool,
     sync_level: i16,
     received_at: i64,
     pushed_by: Option<String>,
+}
+
+/// A `jsonb` value with the size of the JSON text it arrived as (PostgreSQL sends `jsonb`
+/// as a version byte and the text), for pull pages bounded by bytes.
+#[derive(FromSqlRow)]
+pub(crate) struct SizedJson {
+    value: Value,
+    text_bytes: usize,
+}
+
+impl FromSql<Jsonb, Pg> for SizedJson {
+    fn from_sql(raw: PgValue<'_>) -> deserialize::Result<Self> {
+        let text_bytes = raw.as_bytes().len().saturating_sub(1);
+        Ok(SizedJson {
+            value: <Value as FromSql<Jsonb, Pg>>::from_sql(raw)?,
+            text_bytes,
+        })
+    }
 }
 
 /// The columns of [`EventRow`] from `events` aliased `e`, for raw SQL.
@@ -46,6 +67,11 @@ macro_rules! entity_cols_n {
 pub(crate) use entity_cols_n;
 
 impl EventRow {
+    /// Size in bytes of the event's `data` as JSON text.
+    pub(crate) fn data_bytes(&self) -> usize {
+        self.data.text_bytes
+    }
+
     /// The stored event with its server-side facts.
     pub(crate) fn into_stored(self) -> Result<StoredEvent, Fail> {
         let received_at = instant(self.received_at)?;
@@ -61,7 +87,7 @@ impl EventRow {
 
     /// The event alone.
     pub(crate) fn into_event(self) -> Result<Event, Fail> {
-        let Value::Object(data) = self.data else {
+        let Value::Object(data) = self.data.value else {
             return Err(Fail::corrupt("event data"));
         };
         Ok(Event {

@@ -6,13 +6,14 @@ use crate::rows::{event_cols, EventRow};
 use crate::sql::{instant, limit, query, Int, OptInt, Query};
 use crate::SqliteStore;
 use async_trait::async_trait;
+use diesel::connection::DefaultLoadingMode;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use domain::cursor::Seq;
 use domain::error::StoreError;
 use domain::event::RejectCode;
 use domain::ports::{
-    EventFilter, EventStore, PushBatch, PushOutcome, QuarantinedEvent, StoredEvent,
+    EventFilter, EventPage, EventStore, PushBatch, PushOutcome, QuarantinedEvent, StoredEvent,
 };
 use domain::tenant::TenantId;
 use domain::time::Timestamp;
@@ -108,15 +109,22 @@ impl EventStore for SqliteStore {
         tenant: &TenantId,
         after: Seq,
         max: u32,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+        max_data_bytes: usize,
+    ) -> Result<EventPage, StoreError> {
         let tenant = tenant.as_str().to_owned();
         self.read(move |conn| {
+            // Stepped row by row: the page keeps only what it returns.
             let rows = query(PULL_SQL)
                 .bind::<Text, _>(tenant)
                 .bind::<BigInt, _>(after.0)
-                .bind::<BigInt, _>(limit(max))
-                .load::<EventRow>(conn)?;
-            stored(rows)
+                .bind::<BigInt, _>(limit(max).saturating_add(1))
+                .load_iter::<EventRow, DefaultLoadingMode>(conn)?
+                .map(|row| {
+                    let row = row?;
+                    let size = row.data_bytes();
+                    Ok((row.into_stored()?, size))
+                });
+            EventPage::fill(rows, max, max_data_bytes)
         })
         .await
     }

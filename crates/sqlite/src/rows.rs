@@ -57,6 +57,11 @@ pub(crate) struct EventRow {
 }
 
 impl EventRow {
+    /// Size in bytes of the event's `data` as stored JSON text.
+    pub(crate) fn data_bytes(&self) -> usize {
+        self.data.len()
+    }
+
     /// The stored event with its server-side facts.
     pub(crate) fn into_stored(self) -> Result<StoredEvent, Fail> {
         let received_at = instant(self.received_at)?;

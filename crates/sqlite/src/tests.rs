@@ -525,9 +525,10 @@ async fn push_primitives_round_trip_events_and_refs() {
     ));
     drop(conn);
     // Each event keeps its own push's receive time and pusher.
-    let stored = domain::ports::EventStore::pull(&store, &tenant(), Seq(0), 10)
+    let stored = domain::ports::EventStore::pull(&store, &tenant(), Seq(0), 10, usize::MAX)
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     let pushes: Vec<_> = stored
         .iter()
         .map(|e| (e.received_at, e.pushed_by.as_deref()))

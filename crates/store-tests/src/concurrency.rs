@@ -69,12 +69,16 @@ async fn follow(stores: Stores, t: TenantId) -> Vec<String> {
     let mut seen = Vec::new();
     let mut after = Seq(0);
     while after.0 < TOTAL {
-        let page = stores.events.pull(&t, after, 500).await.unwrap();
-        assert!(page.len() <= 500);
-        if page.is_empty() {
+        let page = stores
+            .events
+            .pull(&t, after, 500, usize::MAX)
+            .await
+            .unwrap();
+        assert!(page.events.len() <= 500);
+        if page.events.is_empty() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        for e in page {
+        for e in page.events {
             assert_eq!(e.seq.0, after.0 + 1, "a puller saw a gap after {}", after.0);
             after = e.seq;
             seen.push(e.event.guid);

@@ -1,8 +1,8 @@
 //! Clauses of [`domain::ports::ConfigStore`] and of tenant separation.
 
 use crate::fixtures::{
-    artifact_for, batch, config_record, create_tenant, event, event_with, guids, pull_all, push,
-    seqs, tenant, ts,
+    artifact_for, batch, config_record, create_tenant, event, event_with, guids, pull_all,
+    pull_page, push, seqs, tenant, ts,
 };
 use domain::cursor::Seq;
 use domain::duplicates::DuplicateRules;
@@ -326,12 +326,12 @@ pub async fn purge_deletes_tenant_rows(stores: &Stores) {
         .await
         .unwrap();
     assert_eq!((out.applied, out.duplicates, out.head), (1, 0, Seq(3)));
-    let after_old_cursor = stores.events.pull(&t1, Seq(2), 10).await.unwrap();
+    let after_old_cursor = pull_page(stores, &t1, Seq(2), 10).await;
     assert_eq!(guids(&after_old_cursor), ["e1"]);
     assert_eq!(seqs(&after_old_cursor), [3]);
     // A pull from the start, or from a cursor further back than a page, reaches it too.
     for from in [Seq(0), Seq(1)] {
-        let page = stores.events.pull(&t1, from, 1).await.unwrap();
+        let page = pull_page(stores, &t1, from, 1).await;
         assert_eq!(seqs(&page), [3], "pull after {from:?}");
     }
     assert_eq!(stores.entities.count_entities(&t1).await.unwrap(), 1);

@@ -1,7 +1,7 @@
 //! Clauses of [`domain::ports::EventStore`]: push, pull, listings and quarantine.
 
 use crate::fixtures::{
-    batch, create_tenant, event, event_with, guids, pull_all, push, seqs, tenant, ts,
+    batch, create_tenant, event, event_with, guids, pull_all, pull_page, push, seqs, tenant, ts,
 };
 use domain::cursor::Seq;
 use domain::error::StoreError;
@@ -199,12 +199,13 @@ pub async fn push_unknown_tenant_is_not_found(stores: &Stores) {
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound), "{err:?}");
     assert_eq!(stores.events.head(&t).await.unwrap(), Seq(0));
-    assert!(stores.events.pull(&t, Seq(0), 10).await.unwrap().is_empty());
+    assert!(pull_page(stores, &t, Seq(0), 10).await.is_empty());
     assert!(stores.configs.get_config(&t).await.unwrap().is_none());
     assert_eq!(stores.entities.count_entities(&t).await.unwrap(), 0);
 }
 
-/// `pull` returns at most `limit` events with `seq > after`, in seq order.
+/// `pull` returns at most `limit` events with `seq > after`, in seq order, and tells whether
+/// more follow.
 pub async fn pull_after_cursor_in_seq_order_with_limit(stores: &Stores) {
     let t = create_tenant(stores, "t1").await;
     // Client timestamps deliberately not in push order.
@@ -215,22 +216,69 @@ pub async fn pull_after_cursor_in_seq_order_with_limit(stores: &Stores) {
     let page = |after: i64, limit: u32| {
         let stores = stores.clone();
         let t = t.clone();
-        async move { seqs(&stores.events.pull(&t, Seq(after), limit).await.unwrap()) }
+        async move {
+            let page = stores.events.pull(&t, Seq(after), limit, usize::MAX);
+            let page = page.await.unwrap();
+            (seqs(&page.events), page.more)
+        }
     };
-    assert_eq!(page(0, 3).await, [1, 2, 3]);
-    assert_eq!(page(3, 3).await, [4, 5, 6]);
-    assert_eq!(page(6, 100).await, [7, 8, 9, 10]);
-    assert_eq!(page(9, 5).await, [10]);
-    assert!(page(10, 5).await.is_empty());
-    assert!(page(0, 0).await.is_empty());
-    let got = stores.events.pull(&t, Seq(4), 2).await.unwrap();
+    assert_eq!(page(0, 3).await, (vec![1, 2, 3], true));
+    assert_eq!(page(3, 3).await, (vec![4, 5, 6], true));
+    assert_eq!(page(6, 100).await, (vec![7, 8, 9, 10], false));
+    assert_eq!(page(6, 4).await, (vec![7, 8, 9, 10], false));
+    assert_eq!(page(9, 5).await, (vec![10], false));
+    assert_eq!(page(10, 5).await, (vec![], false));
+    assert_eq!(page(0, 0).await, (vec![], true));
+    assert_eq!(page(0, u32::MAX).await.0.len(), 10);
+    let got = pull_page(stores, &t, Seq(4), 2).await;
     assert_eq!(guids(&got), ["e05", "e06"]);
-    assert!(stores
-        .events
-        .pull(&tenant("other"), Seq(0), 10)
+    assert!(pull_page(stores, &tenant("other"), Seq(0), 10)
         .await
-        .unwrap()
         .is_empty());
+}
+
+/// A pull page ends with the event whose `data` brings the page's to the byte budget (at
+/// least one event per page), and following the pages reaches every event once.
+pub async fn pull_pages_are_bounded_by_data_bytes(stores: &Stores) {
+    let t = create_tenant(stores, "t1").await;
+    // Each event's data is one ~1,000-byte string: as JSON text 1,011–1,012 bytes, whichever
+    // spacing the store gives it back with.
+    let events = (1..=10)
+        .map(|i| {
+            let data = json!({"blob": format!("{i:02}").repeat(500)});
+            event_with(&format!("e{i:02}"), "p", "update-individual", data, i)
+        })
+        .collect();
+    assert_eq!(push(stores, &t, events).await, 10);
+    let page = |after: i64, limit: u32, bytes: usize| {
+        let stores = stores.clone();
+        let t = t.clone();
+        async move {
+            let page = stores.events.pull(&t, Seq(after), limit, bytes).await;
+            let page = page.unwrap();
+            (seqs(&page.events), page.more)
+        }
+    };
+    // 2,500 bytes: the third event brings the page past it.
+    assert_eq!(page(0, 100, 2_500).await, (vec![1, 2, 3], true));
+    // The count still bounds a page first.
+    assert_eq!(page(0, 2, 2_500).await, (vec![1, 2], true));
+    // An event larger than the budget makes a page of its own.
+    assert_eq!(page(4, 100, 10).await, (vec![5], true));
+    // The tenant's last event reaching the budget: nothing more.
+    assert_eq!(page(8, 100, 2_000).await, (vec![9, 10], false));
+    let mut after = 0;
+    let mut seen = Vec::new();
+    loop {
+        let (got, more) = page(after, 100, 2_500).await;
+        assert!(got.len() <= 3, "page {got:?}");
+        after = got.last().copied().unwrap_or(after);
+        seen.extend(got);
+        if !more {
+            break;
+        }
+    }
+    assert_eq!(seen, (1..=10).collect::<Vec<i64>>());
 }
 
 /// `first_seq_at_or_after` is the smallest seq whose client timestamp is `>= at`.

@@ -101,7 +101,13 @@ pub fn guids(events: &[StoredEvent]) -> Vec<String> {
     events.iter().map(|e| e.event.guid.clone()).collect()
 }
 
+/// The events of one pull page after `after`, at most `limit`, bounded by count alone.
+pub async fn pull_page(stores: &Stores, t: &TenantId, after: Seq, limit: u32) -> Vec<StoredEvent> {
+    let page = stores.events.pull(t, after, limit, usize::MAX).await;
+    page.expect("pull").events
+}
+
 /// Every event of the tenant, in seq order.
 pub async fn pull_all(stores: &Stores, t: &TenantId) -> Vec<StoredEvent> {
-    stores.events.pull(t, Seq(0), u32::MAX).await.expect("pull")
+    pull_page(stores, t, Seq(0), u32::MAX).await
 }

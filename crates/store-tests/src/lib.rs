@@ -44,8 +44,9 @@ pub use entities::{
 pub use events::{
     entity_events_in_application_order, first_seq_at_or_after_serves_legacy_since,
     list_events_filters_in_seq_order, pull_after_cursor_in_seq_order_with_limit,
-    push_assigns_consecutive_seqs, push_is_idempotent_for_same_content, push_quarantines_rejected,
-    push_rejects_guid_conflict, push_unknown_tenant_is_not_found,
+    pull_pages_are_bounded_by_data_bytes, push_assigns_consecutive_seqs,
+    push_is_idempotent_for_same_content, push_quarantines_rejected, push_rejects_guid_conflict,
+    push_unknown_tenant_is_not_found,
 };
 pub use users_api::{
     delete_app_cascades, expired_sessions_are_deleted, schema_versions_increment, session_expiry,
@@ -71,6 +72,7 @@ macro_rules! conformance_suite {
             push_quarantines_rejected,
             push_unknown_tenant_is_not_found,
             pull_after_cursor_in_seq_order_with_limit,
+            pull_pages_are_bounded_by_data_bytes,
             first_seq_at_or_after_serves_legacy_since,
             list_events_filters_in_seq_order,
             entity_events_in_application_order,

@@ -9,7 +9,7 @@ use crate::error::StoreError;
 use crate::materialize::push_in_tx;
 use crate::ports::{
     AccountChange, AuditEntry, AuditStore, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore,
-    ConfigSummary, DuplicatePair, EntityQuery, EntityStore, EventFilter, EventStore,
+    ConfigSummary, DuplicatePair, EntityQuery, EntityStore, EventFilter, EventPage, EventStore,
     LoginThrottleStore, NewUser, PushBatch, PushOutcome, QuarantinedEvent, RefreshToken,
     RefreshTokenStore, RefreshUse, Role, StoredEvent, User, UserRecord, UserStore, UsersApiStore,
     UsersApp, UsersSession,
@@ -90,16 +90,17 @@ impl EventStore for MemStore {
         tenant: &TenantId,
         after: Seq,
         limit: u32,
-    ) -> Result<Vec<StoredEvent>, StoreError> {
+        max_data_bytes: usize,
+    ) -> Result<EventPage, StoreError> {
         let s = self.lock()?;
-        Ok(s.tenants.get(tenant.as_str()).map_or_else(Vec::new, |t| {
-            t.events()
-                .iter()
-                .filter(|e| e.seq > after)
-                .take(limit as usize)
-                .cloned()
-                .collect()
-        }))
+        let Some(t) = s.tenants.get(tenant.as_str()) else {
+            return Ok(EventPage::default());
+        };
+        let rows = t.events().iter().filter(|e| e.seq > after).map(|e| {
+            let size = serde_json::to_string(&e.event.data).map_err(StoreError::internal)?;
+            Ok((e.clone(), size.len()))
+        });
+        EventPage::fill(rows, limit, max_data_bytes)
     }
 
     async fn first_seq_at_or_after(

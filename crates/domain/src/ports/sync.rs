@@ -67,6 +67,47 @@ pub struct PushOutcome {
     pub head: Seq,
 }
 
+/// One page of a tenant's events, read by [`EventStore::pull`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventPage {
+    /// Events in `seq` order.
+    pub events: Vec<StoredEvent>,
+    /// Whether the tenant held events after the page's last one when it was read.
+    pub more: bool,
+}
+
+impl EventPage {
+    /// Builds a page from `rows`: a tenant's events in `seq` order from the page's start,
+    /// each with the size in bytes of its `data` as JSON text. The page takes at most `limit`
+    /// events and ends with the one that brings their data to `max_data_bytes` (so it holds
+    /// at least one event when there is one). It reads at most one row past its last event,
+    /// to tell [`EventPage::more`]; a store therefore reads at most `limit + 1` rows.
+    ///
+    /// # Errors
+    /// The first error among the rows read.
+    pub fn fill<E>(
+        rows: impl IntoIterator<Item = Result<(StoredEvent, usize), E>>,
+        limit: u32,
+        max_data_bytes: usize,
+    ) -> Result<EventPage, E> {
+        let mut rows = rows.into_iter();
+        let mut page = EventPage::default();
+        let mut data_bytes = 0usize;
+        while page.events.len() < limit as usize && data_bytes < max_data_bytes {
+            match rows.next() {
+                Some(row) => {
+                    let (event, size) = row?;
+                    data_bytes = data_bytes.saturating_add(size);
+                    page.events.push(event);
+                }
+                None => return Ok(page),
+            }
+        }
+        page.more = rows.next().transpose()?.is_some();
+        Ok(page)
+    }
+}
+
 /// Filters of the admin event listing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventFilter {
@@ -94,8 +135,10 @@ pub trait EventStore: Send + Sync {
     /// storage failure (nothing committed).
     async fn push(&self, tenant: &TenantId, batch: PushBatch) -> Result<PushOutcome, StoreError>;
 
-    /// Returns up to `limit` events with `seq > after`, in `seq` order. Reads an index, never
-    /// scans the tenant.
+    /// One page of the events with `seq > after`, in `seq` order, as [`EventPage::fill`]
+    /// bounds it: at most `limit` events, ending with the one whose `data` (as JSON text)
+    /// brings the page's to `max_data_bytes`. Reads an index, never scans the tenant, and
+    /// holds no more than the page (and one row past it) in memory.
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
@@ -104,7 +147,8 @@ pub trait EventStore: Send + Sync {
         tenant: &TenantId,
         after: Seq,
         limit: u32,
-    ) -> Result<Vec<StoredEvent>, StoreError>;
+        max_data_bytes: usize,
+    ) -> Result<EventPage, StoreError>;
 
     /// The smallest `seq` of an event whose client timestamp is `>= at`, or `None` when there
     /// is none (used to serve the legacy ISO `since`).
@@ -158,3 +202,6 @@ pub trait EventStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<QuarantinedEvent>, StoreError>;
 }
+
+#[cfg(test)]
+mod tests;

@@ -21,6 +21,9 @@ pub const MAX_PUSH_EVENTS: usize = 5_000;
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
 /// Largest pull page (a larger `limit` is clamped to it).
 pub const MAX_PULL_LIMIT: u32 = 5_000;
+/// Most bytes of event `data` (as JSON text) in one pull page: a page ends with the event
+/// that reaches it, so 5,000 events of up to 256 KiB each never make one response of 1.25 GB.
+pub const MAX_PULL_PAGE_DATA_BYTES: usize = 4 << 20;
 /// The warning pulls carry while the tenant has unresolved potential duplicates.
 pub const DUPLICATES_WARNING: &str =
     "Unresolved potential duplicates exist. Please review them on the admin page.";
@@ -301,10 +304,11 @@ impl SyncService {
                 }
             }
         };
-        let mut page = self.events.pull(&tenant, after, limit + 1).await?;
-        let more = page.len() > limit as usize;
-        page.truncate(limit as usize);
-        let last = page.last().map_or(after, |e| e.seq);
+        let page = self
+            .events
+            .pull(&tenant, after, limit, MAX_PULL_PAGE_DATA_BYTES)
+            .await?;
+        let last = page.events.last().map_or(after, |e| e.seq);
         let cursor = Cursor(last).encode();
         let warnings = if self.entities.has_duplicates(&tenant).await? {
             Some(vec![DUPLICATES_WARNING])
@@ -312,8 +316,8 @@ impl SyncService {
             None
         };
         Ok(PullResponse {
-            events: page.into_iter().map(|e| e.event).collect(),
-            next_cursor: more.then(|| cursor.clone()),
+            events: page.events.into_iter().map(|e| e.event).collect(),
+            next_cursor: page.more.then(|| cursor.clone()),
             cursor,
             warnings,
         })

@@ -69,7 +69,7 @@ pub(super) struct PullQuery {
     limit: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/sync/pull", tag = "sync", security(("bearer" = [])), params(PullQuery), responses((status = 200, description = "Events after the cursor in commit order; follow `nextCursor` until it is null", body = PullResponse), (status = 400, description = "INVALID_SINCE, INVALID_LIMIT", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/sync/pull", tag = "sync", security(("bearer" = [])), params(PullQuery), responses((status = 200, description = "Events after the cursor in commit order: `limit` events (default 500, at most 5,000), fewer when their data reach 4 MiB (the page ends with the event that reaches it); follow `nextCursor` until it is null", body = PullResponse), (status = 400, description = "INVALID_SINCE, INVALID_LIMIT", body = ErrorBody), (status = 403, description = "TENANT_FORBIDDEN", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody)))]
 pub(super) async fn pull(
     state: web::Data<AppState>,
     who: SyncUser,

@@ -16,6 +16,7 @@ crate::on_both_backends!(
     audit_logs_and_quarantine,
     poison_events_are_kept_and_block_nothing,
     nul_characters_in_lookups_are_refused_alike,
+    big_events_make_shorter_pull_pages,
 );
 
 /// PostgreSQL cannot compare or store text holding NUL: lookups and writes carrying one
@@ -209,6 +210,43 @@ fn guids(events: &[Value]) -> BTreeSet<String> {
         .iter()
         .map(|e| e["guid"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// A pull page ends with the event that brings its data to 4 MiB: 24 events of ~250 KiB come
+/// in two pages at the largest `limit`, and following `nextCursor` reaches each once.
+async fn big_events_make_shorter_pull_pages(s: &TestServer) {
+    let admin = s.admin_token().await;
+    s.create_config(&admin, "prog").await;
+    for push in 0..3 {
+        let events: Vec<Value> = (0..8)
+            .map(|i| {
+                let n = push * 8 + i;
+                let blob = format!("{n:02}").repeat(125 * 1024);
+                event(
+                    &format!("e{n:02}"),
+                    &format!("p{n}"),
+                    "create-individual",
+                    json!({"name": format!("P{n}"), "blob": blob}),
+                    "2024-03-01T10:00:00.000Z",
+                )
+            })
+            .collect();
+        let out = s.push(&admin, "prog", events).await;
+        assert_eq!(out["applied"].as_u64(), Some(8), "{out}");
+    }
+    let r = s
+        .get("/api/sync/pull?configId=prog&since=&limit=5000", &admin)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let first = r.body["events"].as_array().unwrap();
+    // 16 events of 256,000 bytes and a little stay under 4 MiB; the 17th passes it and
+    // ends the page.
+    assert_eq!(first.len(), 17);
+    assert_eq!(first[16]["guid"], "e16");
+    assert_eq!(r.body["nextCursor"], r.body["cursor"]);
+    let (all, _) = s.pull_all(&admin, "prog", "", 5_000).await;
+    assert_eq!(all.len(), 24);
+    assert_eq!(guids(&all).len(), 24);
 }
 
 async fn equal_timestamps_are_never_skipped(s: &TestServer) {

@@ -220,9 +220,10 @@ async fn purge_removes_every_row_of_the_tenant_only() {
     assert!(store.get_config(&tenant("t1")).await.unwrap().is_none());
     assert_eq!(store.head(&tenant("t1")).await.unwrap().0, 0);
     assert!(store
-        .pull(&tenant("t1"), Default::default(), 10)
+        .pull(&tenant("t1"), Default::default(), 10, usize::MAX)
         .await
         .unwrap()
+        .events
         .is_empty());
     assert_eq!(store.count_entities(&tenant("t1")).await.unwrap(), 0);
     assert!(store

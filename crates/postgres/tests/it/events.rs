@@ -45,14 +45,23 @@ async fn push_assigns_consecutive_seqs_and_pull_pages_by_seq() {
         .await
         .unwrap();
     assert_eq!((out.applied, out.duplicates, out.head), (5, 0, Seq(5)));
-    let page = store.pull(&t, Seq(0), 3).await.unwrap();
+    let page = store.pull(&t, Seq(0), 3, usize::MAX).await.unwrap().events;
     assert_eq!(page.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(page[0].event, event("e1", "p1", 9_999));
     assert_eq!(page[0].received_at, ts(5_000));
     assert_eq!(page[0].pushed_by.as_deref(), Some("7"));
-    let rest = store.pull(&t, Seq(3), 100).await.unwrap();
+    let rest = store
+        .pull(&t, Seq(3), 100, usize::MAX)
+        .await
+        .unwrap()
+        .events;
     assert_eq!(rest.iter().map(|e| e.seq.0).collect::<Vec<_>>(), [4, 5]);
-    assert!(store.pull(&t, Seq(5), 100).await.unwrap().is_empty());
+    assert!(store
+        .pull(&t, Seq(5), 100, usize::MAX)
+        .await
+        .unwrap()
+        .events
+        .is_empty());
     assert_eq!(store.head(&t).await.unwrap(), Seq(5));
     assert_eq!(store.head(&tenant("nope")).await.unwrap(), Seq(0));
     // Another tenant's sequence is its own.
@@ -110,7 +119,7 @@ async fn duplicates_conflicts_and_rejections() {
     assert_eq!(q[0].pushed_by.as_deref(), Some("7"));
     assert!(store.quarantined(&t, q[0].id, 10).await.unwrap().is_empty());
     // The stored event kept its first content.
-    let first = store.pull(&t, Seq(0), 1).await.unwrap();
+    let first = store.pull(&t, Seq(0), 1, usize::MAX).await.unwrap().events;
     assert_eq!(first[0].event.data["name"], json!("N e1"));
 }
 
@@ -137,7 +146,12 @@ async fn a_failing_batch_commits_nothing() {
     b.rejected = vec![(bad.clone(), validate_event(&bad).unwrap_err())];
     assert!(store.push(&t, b).await.is_err());
     assert_eq!(store.head(&t).await.unwrap(), Seq(0));
-    assert!(store.pull(&t, Seq(0), 10).await.unwrap().is_empty());
+    assert!(store
+        .pull(&t, Seq(0), 10, usize::MAX)
+        .await
+        .unwrap()
+        .events
+        .is_empty());
     assert!(store.quarantined(&t, 0, 10).await.unwrap().is_empty());
 }
 
@@ -214,7 +228,10 @@ async fn event_queries() {
         Some(Seq(5))
     );
     // A numeric author comes back as a number.
-    assert_eq!(store.pull(&t, Seq(4), 1).await.unwrap()[0].event, late);
+    assert_eq!(
+        store.pull(&t, Seq(4), 1, usize::MAX).await.unwrap().events[0].event,
+        late
+    );
 }
 
 /// Pushers race on one tenant (and another tenant in parallel) while a reader follows the
@@ -257,7 +274,11 @@ async fn concurrent_pushes_are_gap_free_in_commit_order() {
         .unwrap();
     assert_eq!(seen, total);
     for t in ["t1", "t2"] {
-        let all = store.pull(&tenant(t), Seq(0), 10_000).await.unwrap();
+        let all = store
+            .pull(&tenant(t), Seq(0), 10_000, usize::MAX)
+            .await
+            .unwrap()
+            .events;
         assert_eq!(all.len() as i64, total);
         for (i, e) in all.iter().enumerate() {
             assert_eq!(e.seq.0, i as i64 + 1);
@@ -274,7 +295,11 @@ async fn concurrent_pushes_are_gap_free_in_commit_order() {
 async fn follow(store: &PgStore, total: i64) -> i64 {
     let mut cursor = 0;
     while cursor < total {
-        let page = store.pull(&tenant("t1"), Seq(cursor), 7).await.unwrap();
+        let page = store
+            .pull(&tenant("t1"), Seq(cursor), 7, usize::MAX)
+            .await
+            .unwrap()
+            .events;
         for e in &page {
             assert_eq!(e.seq.0, cursor + 1, "gap or reorder after {cursor}");
             cursor = e.seq.0;
@@ -419,7 +444,11 @@ async fn concurrent_pushes_share_commits_and_a_failing_one_fails_alone() {
     }
     // 21 pushes of 20 events, plus the shared event once; 20 pushes saw it stored already.
     assert_eq!((applied, shared_dups), (21 * 20 + 1, 20));
-    let all = store.pull(&t, Seq(0), 10_000).await.unwrap();
+    let all = store
+        .pull(&t, Seq(0), 10_000, usize::MAX)
+        .await
+        .unwrap()
+        .events;
     let seqs: Vec<i64> = all.iter().map(|e| e.seq.0).collect();
     assert_eq!(seqs, (1..=21 * 20 + 1).collect::<Vec<_>>());
     assert_eq!(store.head(&t).await.unwrap(), Seq(21 * 20 + 1));

@@ -137,9 +137,10 @@ async fn a_transaction_cut_by_a_terminated_backend_is_unavailable_and_rolled_bac
     diesel::sql_query("ROLLBACK").execute(&mut blocker).unwrap();
     assert_eq!(store.head(&tenant("t1")).await.unwrap().0, 0);
     assert!(store
-        .pull(&tenant("t1"), Default::default(), 10)
+        .pull(&tenant("t1"), Default::default(), 10, usize::MAX)
         .await
         .unwrap()
+        .events
         .is_empty());
 }
 

@@ -45,7 +45,11 @@ async fn concurrent_pushes_commit_together_and_a_failing_one_fails_alone() {
     for (id, pushes) in [("a", 12_i64), ("b", 9)] {
         let t = tenant(id);
         assert_eq!(store.head(&t).await.unwrap(), Seq(pushes * 50), "{id}");
-        let events = store.pull(&t, Seq(0), 5_000).await.unwrap();
+        let events = store
+            .pull(&t, Seq(0), 5_000, usize::MAX)
+            .await
+            .unwrap()
+            .events;
         let seqs: Vec<i64> = events.iter().map(|e| e.seq.0).collect();
         assert_eq!(seqs, (1..=pushes * 50).collect::<Vec<_>>(), "{id}");
         let guids: HashSet<_> = events.iter().map(|e| e.event.guid.clone()).collect();

@@ -67,17 +67,26 @@ async fn push_assigns_sequences_detects_duplicates_and_conflicts() {
     assert_eq!(out.errors.len(), 1);
     assert_eq!(out.errors[0].code, RejectCode::EventGuidConflict);
 
-    let all = store.pull(&t, Seq(0), 100).await.unwrap();
+    let all = store
+        .pull(&t, Seq(0), 100, usize::MAX)
+        .await
+        .unwrap()
+        .events;
     let seqs: Vec<_> = all.iter().map(|e| e.seq.0).collect();
     assert_eq!(seqs, [1, 2, 3]);
     assert_eq!(all[0].event, event("e1", "p1", 30));
     assert_eq!(all[0].received_at, ts(99_000));
     assert_eq!(all[0].pushed_by.as_deref(), Some("7"));
 
-    let page = store.pull(&t, Seq(1), 1).await.unwrap();
+    let page = store.pull(&t, Seq(1), 1, usize::MAX).await.unwrap().events;
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].event.guid, "e2");
-    assert!(store.pull(&t, Seq(3), 10).await.unwrap().is_empty());
+    assert!(store
+        .pull(&t, Seq(3), 10, usize::MAX)
+        .await
+        .unwrap()
+        .events
+        .is_empty());
 
     assert_eq!(
         store.first_seq_at_or_after(&t, ts(15)).await.unwrap(),
@@ -125,7 +134,11 @@ async fn numeric_user_ids_round_trip() {
         .push(&tenant("t1"), batch(vec![e.clone()]))
         .await
         .unwrap();
-    let got = store.pull(&tenant("t1"), Seq(0), 1).await.unwrap();
+    let got = store
+        .pull(&tenant("t1"), Seq(0), 1, usize::MAX)
+        .await
+        .unwrap()
+        .events;
     assert_eq!(got[0].event, e);
 }
 
@@ -175,12 +188,18 @@ async fn purge_removes_every_row_of_the_tenant() {
     assert!(store.purge_config(&tenant("t1")).await.unwrap());
     assert!(!store.purge_config(&tenant("t1")).await.unwrap());
     assert!(store
-        .pull(&tenant("t1"), Seq(0), 10)
+        .pull(&tenant("t1"), Seq(0), 10, usize::MAX)
         .await
         .unwrap()
+        .events
         .is_empty());
     assert_eq!(
-        store.pull(&tenant("t2"), Seq(0), 10).await.unwrap().len(),
+        store
+            .pull(&tenant("t2"), Seq(0), 10, usize::MAX)
+            .await
+            .unwrap()
+            .events
+            .len(),
         1
     );
     // The id can be reused from scratch; its sequence continues after the purged head.
@@ -212,7 +231,7 @@ async fn concurrent_pushes_are_gap_free_and_never_skipped_by_a_reader() {
             let mut seen = Vec::new();
             let mut after = Seq(0);
             while after.0 < total {
-                let page = store.pull(&t, after, 37).await.unwrap();
+                let page = store.pull(&t, after, 37, usize::MAX).await.unwrap().events;
                 for e in page {
                     assert_eq!(e.seq.0, after.0 + 1, "a gap in what a reader saw");
                     after = e.seq;
@@ -246,7 +265,11 @@ async fn concurrent_pushes_are_gap_free_and_never_skipped_by_a_reader() {
     assert_eq!(seen.iter().collect::<HashSet<_>>().len() as i64, total);
     assert_eq!(store.head(&t).await.unwrap(), Seq(total));
     // Each push's events are consecutive (one transaction each).
-    let all = store.pull(&t, Seq(0), u32::MAX).await.unwrap();
+    let all = store
+        .pull(&t, Seq(0), u32::MAX, usize::MAX)
+        .await
+        .unwrap()
+        .events;
     for chunk in all.chunks(PER_PUSH) {
         let prefix = chunk[0].event.guid.rsplit_once('-').unwrap().0.to_owned();
         assert!(chunk.iter().all(|e| e.event.guid.starts_with(&prefix)));
@@ -273,5 +296,13 @@ async fn push_throughput_sanity() {
         assert_eq!(out.applied, 100);
     }
     assert_eq!(store.head(&t).await.unwrap(), Seq(5_000));
-    assert_eq!(store.pull(&t, Seq(4_990), 100).await.unwrap().len(), 10);
+    assert_eq!(
+        store
+            .pull(&t, Seq(4_990), 100, usize::MAX)
+            .await
+            .unwrap()
+            .events
+            .len(),
+        10
+    );
 }

@@ -35,7 +35,11 @@ async fn reopening_an_existing_file_keeps_data() {
     }
     let store = db.open();
     assert_eq!(store.head(&tenant("t1")).await.unwrap(), Seq(2));
-    let events = store.pull(&tenant("t1"), Seq(0), 10).await.unwrap();
+    let events = store
+        .pull(&tenant("t1"), Seq(0), 10, usize::MAX)
+        .await
+        .unwrap()
+        .events;
     let guids: Vec<_> = events.iter().map(|e| e.event.guid.as_str()).collect();
     assert_eq!(guids, ["e1", "e2"]);
     assert!(store.get_config(&tenant("t1")).await.unwrap().is_some());

@@ -52,8 +52,9 @@ async fn push_is_atomic_per_batch_and_pull_follows_seq() {
     assert_eq!((out.applied, out.head), (5, Seq(5)));
     let again = stores.events.push(&t, batch).await.unwrap();
     assert_eq!((again.applied, again.duplicates), (0, 5));
-    let page = stores.events.pull(&t, Seq(2), 2).await.unwrap();
-    assert_eq!(page.iter().map(|e| e.seq.0).collect::<Vec<_>>(), vec![3, 4]);
+    let page = stores.events.pull(&t, Seq(2), 2, usize::MAX).await.unwrap();
+    let seqs = page.events.iter().map(|e| e.seq.0).collect::<Vec<_>>();
+    assert_eq!((seqs, page.more), (vec![3, 4], true));
     assert_eq!(
         stores
             .entities

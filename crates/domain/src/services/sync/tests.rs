@@ -4,8 +4,8 @@ use crate::event::RejectCode;
 use crate::ports::AuditEntry;
 use crate::ports::ConfigRecord;
 use crate::ports::{
-    MockAuditStore, MockClock, MockConfigStore, MockEntityStore, MockEventStore, PushOutcome, Role,
-    StoredEvent,
+    EventPage, MockAuditStore, MockClock, MockConfigStore, MockEntityStore, MockEventStore,
+    PushOutcome, Role, StoredEvent,
 };
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
@@ -183,12 +183,23 @@ fn no_duplicates() -> MockEntityStore {
     e
 }
 
+/// The store's page of the events after `after` among seq 1..=`head`, `limit` at most.
+fn page_of(after: Seq, limit: u32, head: i64) -> EventPage {
+    EventPage {
+        events: (after.0 + 1..=head)
+            .take(limit as usize)
+            .map(stored)
+            .collect(),
+        more: after.0 + i64::from(limit) < head,
+    }
+}
+
 #[tokio::test]
-async fn pull_pages_with_limit_plus_one() {
+async fn pull_pages_as_the_store_bounds_them() {
     let mut events = MockEventStore::new();
-    events.expect_pull().returning(|_, after, limit| {
-        assert_eq!(limit, 3);
-        Ok((after.0 + 1..=5).take(limit as usize).map(stored).collect())
+    events.expect_pull().returning(|_, after, limit, bytes| {
+        assert_eq!((limit, bytes), (2, MAX_PULL_PAGE_DATA_BYTES));
+        Ok(page_of(after, limit, 5))
     });
     let svc = service(events, no_duplicates(), configs_with("prog", false));
     let who = user(&["prog"]);
@@ -227,7 +238,9 @@ async fn pull_pages_with_limit_plus_one() {
 #[tokio::test]
 async fn pull_empty_page_keeps_the_input_position() {
     let mut events = MockEventStore::new();
-    events.expect_pull().returning(|_, _, _| Ok(vec![]));
+    events
+        .expect_pull()
+        .returning(|_, _, _, _| Ok(EventPage::default()));
     let svc = service(events, no_duplicates(), configs_with("prog", false));
     let c = Cursor(Seq(9)).encode();
     let page = svc
@@ -245,9 +258,9 @@ async fn pull_with_legacy_iso_since_starts_at_first_event_at_or_after_it() {
         assert_eq!(at.to_iso(), "2023-02-01T00:00:00.000Z");
         Ok(Some(Seq(4)))
     });
-    events.expect_pull().returning(|_, after, _| {
+    events.expect_pull().returning(|_, after, _, _| {
         assert_eq!(after, Seq(3));
-        Ok(vec![stored(4)])
+        Ok(page_of(after, 1, 4))
     });
     let svc = service(events, no_duplicates(), configs_with("prog", false));
     let page = svc
@@ -279,9 +292,9 @@ async fn pull_with_iso_since_past_every_event_is_empty_at_head() {
         .times(1)
         .in_sequence(&mut order)
         .returning(|_, _| Ok(None));
-    events.expect_pull().returning(|_, after, _| {
+    events.expect_pull().returning(|_, after, _, _| {
         assert_eq!(after, Seq(12));
-        Ok(vec![])
+        Ok(EventPage::default())
     });
     let svc = service(events, no_duplicates(), configs_with("prog", false));
     let page = svc
@@ -296,7 +309,7 @@ async fn pull_warns_about_duplicates_but_still_serves_events() {
     let mut events = MockEventStore::new();
     events
         .expect_pull()
-        .returning(|_, _, _| Ok(vec![stored(1)]));
+        .returning(|_, after, limit, _| Ok(page_of(after, limit, 1)));
     let mut entities = MockEntityStore::new();
     entities.expect_has_duplicates().returning(|_| Ok(true));
     let svc = service(events, entities, configs_with("prog", false));
@@ -497,12 +510,15 @@ async fn push_of_exactly_the_maximum_is_accepted() {
 }
 
 #[tokio::test]
-async fn pull_asks_storage_for_the_default_page_plus_one() {
+async fn pull_asks_storage_for_the_default_page() {
     let mut events = MockEventStore::new();
-    events.expect_pull().times(1).returning(|_, after, limit| {
-        assert_eq!((after, limit), (Seq(0), DEFAULT_PULL_LIMIT + 1));
-        Ok((1..=i64::from(DEFAULT_PULL_LIMIT)).map(stored).collect())
-    });
+    events
+        .expect_pull()
+        .times(1)
+        .returning(|_, after, limit, _| {
+            assert_eq!((after, limit), (Seq(0), DEFAULT_PULL_LIMIT));
+            Ok(page_of(after, limit, i64::from(DEFAULT_PULL_LIMIT)))
+        });
     let svc = service(events, no_duplicates(), configs_with("prog", false));
     let page = svc
         .pull(&user(&["prog"]), Some("prog"), Some(""), None)
@@ -515,6 +531,25 @@ async fn pull_asks_storage_for_the_default_page_plus_one() {
         page.cursor,
         Cursor(Seq(i64::from(DEFAULT_PULL_LIMIT))).encode()
     );
+}
+
+/// A page the byte budget ended early still has a next cursor, after its last event.
+#[tokio::test]
+async fn pull_page_cut_by_the_byte_budget_has_a_next_cursor() {
+    let mut events = MockEventStore::new();
+    events.expect_pull().returning(|_, after, _, _| {
+        Ok(EventPage {
+            events: vec![stored(after.0 + 1), stored(after.0 + 2)],
+            more: true,
+        })
+    });
+    let svc = service(events, no_duplicates(), configs_with("prog", false));
+    let page = svc
+        .pull(&user(&["prog"]), Some("prog"), None, Some("100"))
+        .await
+        .unwrap();
+    assert_eq!(page.events.len(), 2);
+    assert_eq!(page.next_cursor, Some(Cursor(Seq(2)).encode()));
 }
 
 #[tokio::test]
