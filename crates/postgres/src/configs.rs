@@ -105,6 +105,14 @@ fn bind_all(
     q
 }
 
+/// Takes tenant `$1` out of every user's `tenant_ids` and `role_assignments` (order kept).
+const FORGET_TENANT_GRANTS_SQL: &str = "UPDATE users SET tenant_ids = tenant_ids - $1, \
+     role_assignments = COALESCE((SELECT jsonb_agg(grant_ ORDER BY i) \
+       FROM jsonb_array_elements(users.role_assignments) WITH ORDINALITY AS g(grant_, i) \
+       WHERE grant_->>'tenantId' IS DISTINCT FROM $1), '[]'::jsonb) \
+     WHERE tenant_ids ? $1 \
+       OR role_assignments @> jsonb_build_array(jsonb_build_object('tenantId', $1))";
+
 #[async_trait]
 impl ConfigStore for PgStore {
     async fn save_config(&self, record: &ConfigRecord) -> Result<bool, StoreError> {
@@ -261,6 +269,9 @@ impl ConfigStore for PgStore {
                 .execute(conn)?;
             diesel::delete(entities::table.filter(entities::tenant_id.eq(&id))).execute(conn)?;
             let n = diesel::delete(configs::table.filter(configs::id.eq(&id))).execute(conn)?;
+            diesel::sql_query(FORGET_TENANT_GRANTS_SQL)
+                .bind::<Text, _>(&id)
+                .execute(conn)?;
             Ok(n > 0)
         })
         .await

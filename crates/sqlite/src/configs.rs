@@ -100,6 +100,18 @@ fn bind_all(mut q: Query<'static>, binds: &[String]) -> Query<'static> {
     q
 }
 
+/// Takes tenant `?1` out of every user's `tenant_ids` and `role_assignments` (JSON arrays,
+/// order kept).
+const FORGET_TENANT_GRANTS_SQL: &str = "UPDATE users SET \
+     tenant_ids = (SELECT json_group_array(value) FROM json_each(users.tenant_ids) \
+       WHERE value IS NOT ?1), \
+     role_assignments = (SELECT json_group_array(json(value)) \
+       FROM json_each(users.role_assignments) \
+       WHERE json_extract(value, '$.tenantId') IS NOT ?1) \
+     WHERE EXISTS (SELECT 1 FROM json_each(users.tenant_ids) WHERE value = ?1) \
+       OR EXISTS (SELECT 1 FROM json_each(users.role_assignments) \
+         WHERE json_extract(value, '$.tenantId') = ?1)";
+
 #[async_trait]
 impl ConfigStore for SqliteStore {
     async fn save_config(&self, record: &ConfigRecord) -> Result<bool, StoreError> {
@@ -244,8 +256,13 @@ impl ConfigStore for SqliteStore {
                 query(sql).bind::<Text, _>(id.clone()).execute(conn)?;
             }
             let n = query("DELETE FROM configs WHERE id = ?")
-                .bind::<Text, _>(id)
+                .bind::<Text, _>(id.clone())
                 .execute(conn)?;
+            if n > 0 {
+                query(FORGET_TENANT_GRANTS_SQL)
+                    .bind::<Text, _>(id)
+                    .execute(conn)?;
+            }
             Ok(n > 0)
         })
         .await

@@ -1,5 +1,6 @@
 //! Clauses of [`domain::ports::ConfigStore`] and of tenant separation.
 
+use crate::accounts::new_user;
 use crate::fixtures::{
     artifact_for, batch, config_record, create_tenant, event, event_with, guids, pull_all,
     pull_page, push, seqs, tenant, ts,
@@ -8,7 +9,7 @@ use domain::cursor::Seq;
 use domain::duplicates::DuplicateRules;
 use domain::error::StoreError;
 use domain::event::validate_event;
-use domain::ports::{AuditEntry, ConfigQuery, ConfigSort, PushBatch, Stores};
+use domain::ports::{AuditEntry, ConfigQuery, ConfigSort, PushBatch, Role, RoleAssignment, Stores};
 use domain::tenant::TenantId;
 use serde_json::json;
 
@@ -262,6 +263,53 @@ async fn fill(stores: &Stores, t: &TenantId, name: &str) {
             .unwrap(),
         1
     );
+}
+
+/// A purge takes the tenant out of every user's `tenant_ids` and `role_assignments` (a
+/// config created again under that id starts with no users); other grants, their order and
+/// other users are untouched; purging a config that does not exist changes no user.
+pub async fn purge_takes_the_tenant_out_of_user_grants(stores: &Stores) {
+    let t1 = create_tenant(stores, "t1").await;
+    create_tenant(stores, "t3").await;
+    let grant = |tenant: &str, role: &str| RoleAssignment {
+        tenant_id: tenant.into(),
+        role: role.into(),
+        area_id: None,
+    };
+    let mut both = new_user("both@x.org", Role::User);
+    both.tenant_ids = vec!["t3".into(), "t1".into(), "t2".into()];
+    both.role_assignments = vec![
+        grant("t3", "supervisor"),
+        grant("t1", "enumerator"),
+        grant("t2", "enumerator"),
+    ];
+    let both = stores.users.create_user(&both).await.unwrap();
+    let mut other = new_user("other@x.org", Role::User);
+    other.tenant_ids = vec!["t2".into()];
+    other.role_assignments = vec![grant("t2", "enumerator")];
+    let other = stores.users.create_user(&other).await.unwrap();
+    assert!(!stores.configs.purge_config(&tenant("t2")).await.unwrap());
+    assert_eq!(stores.users.get_user(both.id).await.unwrap().unwrap(), both);
+    assert!(stores.configs.purge_config(&t1).await.unwrap());
+    let after = stores.users.get_user(both.id).await.unwrap().unwrap();
+    assert_eq!(after.tenant_ids, ["t3", "t2"]);
+    assert_eq!(
+        after.role_assignments,
+        [grant("t3", "supervisor"), grant("t2", "enumerator")]
+    );
+    assert_eq!((after.email, after.role), (both.email, both.role));
+    assert_eq!(
+        stores.users.get_user(other.id).await.unwrap().unwrap(),
+        other
+    );
+    // A user whose only grant was the purged tenant keeps empty lists.
+    let mut only = new_user("only@x.org", Role::User);
+    only.tenant_ids = vec!["t3".into()];
+    only.role_assignments = vec![grant("t3", "enumerator")];
+    let only = stores.users.create_user(&only).await.unwrap();
+    assert!(stores.configs.purge_config(&tenant("t3")).await.unwrap());
+    let after = stores.users.get_user(only.id).await.unwrap().unwrap();
+    assert!(after.tenant_ids.is_empty() && after.role_assignments.is_empty());
 }
 
 /// Purging a config deletes every row of its tenant, and only of that tenant; the id can

@@ -35,7 +35,7 @@ pub use audit::audit_idempotent_and_paginated;
 pub use concurrency::concurrent_push_and_pull_never_skips;
 pub use configs::{
     config_crud_archive_and_artifact, list_configs_search_sort_and_paging,
-    purge_deletes_tenant_rows, tenant_isolation,
+    purge_deletes_tenant_rows, purge_takes_the_tenant_out_of_user_grants, tenant_isolation,
 };
 pub use entities::{
     duplicates_flagged_and_keep_both_remembered, entity_list_order_filters_and_counts,
@@ -83,6 +83,7 @@ macro_rules! conformance_suite {
             config_crud_archive_and_artifact,
             list_configs_search_sort_and_paging,
             purge_deletes_tenant_rows,
+            purge_takes_the_tenant_out_of_user_grants,
             tenant_isolation,
             users_crud_and_email_conflict,
             refresh_single_use_and_reuse_revokes_family,

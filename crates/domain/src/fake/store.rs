@@ -430,7 +430,14 @@ impl ConfigStore for MemStore {
         let retired = s.retired.entry(id.as_str().to_owned()).or_insert(Seq(0));
         *retired = (*retired).max(head);
         s.audit.retain(|(_, t, _)| t != id.as_str());
-        Ok(s.configs.remove(id.as_str()).is_some())
+        let existed = s.configs.remove(id.as_str()).is_some();
+        if existed {
+            for user in s.users.values_mut() {
+                user.tenant_ids.retain(|t| t != id.as_str());
+                user.role_assignments.retain(|r| r.tenant_id != id.as_str());
+            }
+        }
+        Ok(existed)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -107,7 +107,9 @@ pub trait ConfigStore: Send + Sync {
     async fn set_archived(&self, id: &TenantId, at: Option<Timestamp>) -> Result<bool, StoreError>;
 
     /// Deletes the config and every row of its tenant (events, entities, duplicates,
-    /// quarantine, audit log) in one transaction. Returns whether it existed.
+    /// quarantine, audit log) in one transaction, and takes its id out of every user's
+    /// `tenant_ids` and `role_assignments` (a config created again under that id starts with
+    /// no users). Returns whether it existed; when it did not, nothing changes.
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.

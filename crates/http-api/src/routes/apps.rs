@@ -89,7 +89,7 @@ pub(super) struct DeleteQuery {
     purge: Option<String>,
 }
 
-#[utoipa::path(delete, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id"), DeleteQuery), responses((status = 200, description = "Archived (or purged with `purge=true`)", body = Object), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody), (status = 409, description = "CONFIG_NOT_ARCHIVED: `purge=true` on a config that is not archived", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/apps/{id}", tag = "configs", security(("bearer" = [])), params(("id" = String, Path, description = "Config id"), DeleteQuery), responses((status = 200, description = "Archived (or purged with `purge=true`: its data erased and its id taken out of every user's `tenantIds` and `roleAssignments`)", body = Object), (status = 403, description = "ADMIN_REQUIRED", body = ErrorBody), (status = 404, description = "CONFIG_NOT_FOUND", body = ErrorBody), (status = 409, description = "CONFIG_NOT_ARCHIVED: `purge=true` on a config that is not archived", body = ErrorBody)))]
 pub(super) async fn delete(
     state: web::Data<AppState>,
     who: AdminUser,
