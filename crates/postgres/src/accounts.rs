@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use diesel::dsl::count_star;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Jsonb, Nullable, Text};
 use domain::error::StoreError;
 use domain::ports::{
     AccountChange, LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role,
-    User, UserStore,
+    User, UserChange, UserStore,
 };
 use domain::time::Timestamp;
 use serde_json::Value;
@@ -153,21 +154,36 @@ impl UserStore for PgStore {
         .await
     }
 
-    async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError> {
-        let u = user.clone();
+    async fn update_user(&self, id: i64, change: &UserChange) -> Result<AccountChange, StoreError> {
+        let c = change.clone();
         self.transaction(move |conn| {
-            if u.role != Role::Admin && is_last_admin(conn, u.id)? {
+            if c.demotes() && is_last_admin(conn, id)? {
                 return Ok(AccountChange::LastAdmin);
             }
-            let n = diesel::update(users::table.filter(users::id.eq(u.id)))
-                .set((
-                    users::email.eq(&u.email),
-                    users::password_hash.eq(&u.password_hash),
-                    users::role.eq(u.role.as_str()),
-                    users::tenant_ids.eq(serde_json::to_value(&u.tenant_ids)?),
-                    users::role_assignments.eq(serde_json::to_value(&u.role_assignments)?),
-                ))
-                .execute(conn)?;
+            let tenants = c
+                .tenant_ids
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()?;
+            let grants = c
+                .role_assignments
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()?;
+            // A member bound NULL keeps its stored value.
+            let n = diesel::sql_query(
+                "UPDATE users SET email = COALESCE($1, email), \
+                 password_hash = COALESCE($2, password_hash), role = COALESCE($3, role), \
+                 tenant_ids = COALESCE($4, tenant_ids), \
+                 role_assignments = COALESCE($5, role_assignments) WHERE id = $6",
+            )
+            .bind::<Nullable<Text>, _>(c.email)
+            .bind::<Nullable<Text>, _>(c.password_hash)
+            .bind::<Nullable<Text>, _>(c.role.map(Role::as_str))
+            .bind::<Nullable<Jsonb>, _>(tenants)
+            .bind::<Nullable<Jsonb>, _>(grants)
+            .bind::<BigInt, _>(id)
+            .execute(conn)?;
             Ok(AccountChange::found(n > 0))
         })
         .await

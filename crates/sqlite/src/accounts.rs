@@ -9,7 +9,7 @@ use diesel::{QueryableByName, RunQueryDsl};
 use domain::error::StoreError;
 use domain::ports::{
     AccountChange, LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role,
-    User, UserStore,
+    User, UserChange, UserStore,
 };
 use domain::time::Timestamp;
 
@@ -154,23 +154,36 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError> {
-        let u = user.clone();
+    async fn update_user(&self, id: i64, change: &UserChange) -> Result<AccountChange, StoreError> {
+        let c = change.clone();
         // One writer: the check and the write below are one atomic step.
         self.write(move |conn| {
-            if u.role != Role::Admin && is_last_admin(conn, u.id)? {
+            if c.demotes() && is_last_admin(conn, id)? {
                 return Ok(AccountChange::LastAdmin);
             }
+            let tenants = c
+                .tenant_ids
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?;
+            let grants = c
+                .role_assignments
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?;
+            // A member bound NULL keeps its stored value.
             let n = query(
-                "UPDATE users SET email = ?, password_hash = ?, role = ?, tenant_ids = ?, \
-                 role_assignments = ? WHERE id = ?",
+                "UPDATE users SET email = COALESCE(?, email), \
+                 password_hash = COALESCE(?, password_hash), role = COALESCE(?, role), \
+                 tenant_ids = COALESCE(?, tenant_ids), \
+                 role_assignments = COALESCE(?, role_assignments) WHERE id = ?",
             )
-            .bind::<Text, _>(u.email)
-            .bind::<Text, _>(u.password_hash)
-            .bind::<Text, _>(u.role.as_str())
-            .bind::<Text, _>(serde_json::to_string(&u.tenant_ids)?)
-            .bind::<Text, _>(serde_json::to_string(&u.role_assignments)?)
-            .bind::<BigInt, _>(u.id)
+            .bind::<Nullable<Text>, _>(c.email)
+            .bind::<Nullable<Text>, _>(c.password_hash)
+            .bind::<Nullable<Text>, _>(c.role.map(Role::as_str))
+            .bind::<Nullable<Text>, _>(tenants)
+            .bind::<Nullable<Text>, _>(grants)
+            .bind::<BigInt, _>(id)
             .execute(conn)?;
             Ok(AccountChange::found(n > 0))
         })

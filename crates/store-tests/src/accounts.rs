@@ -5,6 +5,7 @@ use crate::fixtures::ts;
 use domain::error::StoreError;
 use domain::ports::{
     AccountChange, NewUser, RefreshToken, RefreshUse, Role, RoleAssignment, Stores, User,
+    UserChange,
 };
 
 /// A new user with `email` and `role`, created at 1,000 ms.
@@ -21,6 +22,84 @@ pub fn new_user(email: &str, role: Role) -> NewUser {
         }],
         created_at: ts(1_000),
     }
+}
+
+/// An update writes only the members its change sets: changes of different members made
+/// one after the other (as by two admins editing at once, each from what it read) all stay;
+/// an empty change writes nothing; demoting the only admin is refused by role alone.
+pub async fn update_user_writes_only_the_members_it_sets(stores: &Stores) {
+    let u = stores.users.as_ref();
+    let admin = u
+        .create_user(&new_user("admin@x.org", Role::Admin))
+        .await
+        .unwrap();
+    let ann = u
+        .create_user(&new_user("ann@x.org", Role::User))
+        .await
+        .unwrap();
+    let set = |change: UserChange| async move { u.update_user(ann.id, &change).await.unwrap() };
+    let done = AccountChange::Done;
+    assert_eq!(
+        set(UserChange {
+            password_hash: Some("new-hash".into()),
+            ..UserChange::default()
+        })
+        .await,
+        done
+    );
+    assert_eq!(
+        set(UserChange {
+            tenant_ids: Some(vec!["t9".into()]),
+            ..UserChange::default()
+        })
+        .await,
+        done
+    );
+    let grants = vec![RoleAssignment {
+        tenant_id: "t9".into(),
+        role: "supervisor".into(),
+        area_id: None,
+    }];
+    assert_eq!(
+        set(UserChange {
+            email: Some("ann2@x.org".into()),
+            role: Some(Role::Admin),
+            role_assignments: Some(grants.clone()),
+            ..UserChange::default()
+        })
+        .await,
+        done
+    );
+    assert_eq!(set(UserChange::default()).await, done);
+    let expected = User {
+        email: "ann2@x.org".into(),
+        password_hash: "new-hash".into(),
+        role: Role::Admin,
+        tenant_ids: vec!["t9".into()],
+        role_assignments: grants,
+        ..ann.clone()
+    };
+    assert_eq!(u.get_user(ann.id).await.unwrap(), Some(expected.clone()));
+    assert_eq!(
+        u.update_user(ann.id + 100, &UserChange::default())
+            .await
+            .unwrap(),
+        AccountChange::NotFound
+    );
+    // With two admins either may be demoted; then the other is the last.
+    let demote = UserChange {
+        role: Some(Role::User),
+        ..UserChange::default()
+    };
+    assert_eq!(u.update_user(admin.id, &demote).await.unwrap(), done);
+    assert_eq!(
+        u.update_user(ann.id, &demote).await.unwrap(),
+        AccountChange::LastAdmin
+    );
+    assert_eq!(u.get_user(ann.id).await.unwrap(), Some(expected));
+    let admin_now = u.get_user(admin.id).await.unwrap().unwrap();
+    assert_eq!(admin_now.role, Role::User);
+    assert_eq!(admin_now.email, "admin@x.org");
 }
 
 /// Users: created with increasing ids, read by id and email, listed by id, updated and
@@ -71,7 +150,12 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         role_assignments: vec![],
         ..ann.clone()
     };
-    assert_eq!(u.update_user(&updated).await.unwrap(), AccountChange::Done);
+    assert_eq!(
+        u.update_user(updated.id, &UserChange::every_member(&updated))
+            .await
+            .unwrap(),
+        AccountChange::Done
+    );
     assert_eq!(u.get_user(ann.id).await.unwrap(), Some(updated.clone()));
     assert_eq!(u.user_by_email("ann@x.org").await.unwrap(), None);
     assert_eq!(u.count_admins().await.unwrap(), 2);
@@ -79,7 +163,10 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         email: "admin@x.org".into(),
         ..updated.clone()
     };
-    let err = u.update_user(&steal).await.unwrap_err();
+    let err = u
+        .update_user(steal.id, &UserChange::every_member(&steal))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(u.get_user(ann.id).await.unwrap(), Some(updated.clone()));
     let ghost = User {
@@ -88,7 +175,9 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         ..updated.clone()
     };
     assert_eq!(
-        u.update_user(&ghost).await.unwrap(),
+        u.update_user(ghost.id, &UserChange::every_member(&ghost))
+            .await
+            .unwrap(),
         AccountChange::NotFound
     );
     assert_eq!(u.get_user(ghost.id).await.unwrap(), None);
@@ -109,7 +198,9 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         ..updated.clone()
     };
     assert_eq!(
-        u.update_user(&demoted).await.unwrap(),
+        u.update_user(demoted.id, &UserChange::every_member(&demoted))
+            .await
+            .unwrap(),
         AccountChange::LastAdmin
     );
     assert_eq!(
@@ -124,7 +215,12 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         email: "ann3@x.org".into(),
         ..updated.clone()
     };
-    assert_eq!(u.update_user(&renamed).await.unwrap(), AccountChange::Done);
+    assert_eq!(
+        u.update_user(renamed.id, &UserChange::every_member(&renamed))
+            .await
+            .unwrap(),
+        AccountChange::Done
+    );
     // The freed email can be used again.
     let again = u
         .create_user(&new_user("admin@x.org", Role::User))
@@ -284,7 +380,10 @@ pub async fn concurrent_admin_removals_leave_an_admin(stores: &Stores) {
                             role: Role::User,
                             ..admin.clone()
                         };
-                        stores.users.update_user(&demoted).await
+                        stores
+                            .users
+                            .update_user(demoted.id, &UserChange::every_member(&demoted))
+                            .await
                     };
                     (admin, change.unwrap())
                 })
@@ -361,7 +460,11 @@ pub async fn a_password_reset_racing_logins_leaves_no_token(stores: &Stores) {
             tokio::spawn(async move {
                 let mut user = stores.users.get_user(ann.id).await.unwrap().unwrap();
                 user.password_hash = format!("hash-{round}");
-                stores.users.update_user(&user).await.unwrap();
+                stores
+                    .users
+                    .update_user(user.id, &UserChange::every_member(&user))
+                    .await
+                    .unwrap();
                 stores
                     .refresh_tokens
                     .revoke_user_refresh(ann.id)

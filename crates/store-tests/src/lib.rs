@@ -29,7 +29,7 @@ pub use accounts::{
     refresh_single_use_and_reuse_revokes_family,
     refresh_tokens_are_stored_only_for_the_current_password,
     replace_password_hash_only_if_unchanged, revoke_user_refresh_ends_their_sessions_only,
-    users_crud_and_email_conflict,
+    update_user_writes_only_the_members_it_sets, users_crud_and_email_conflict,
 };
 pub use audit::audit_idempotent_and_paginated;
 pub use concurrency::concurrent_push_and_pull_never_skips;
@@ -86,6 +86,7 @@ macro_rules! conformance_suite {
             purge_takes_the_tenant_out_of_user_grants,
             tenant_isolation,
             users_crud_and_email_conflict,
+            update_user_writes_only_the_members_it_sets,
             refresh_single_use_and_reuse_revokes_family,
             refresh_concurrent_use_is_single,
             delete_user_removes_refresh_tokens,

@@ -11,8 +11,8 @@ use crate::ports::{
     AccountChange, AuditEntry, AuditStore, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore,
     ConfigSummary, DuplicatePair, EntityQuery, EntityStore, EventFilter, EventPage, EventStore,
     LoginThrottleStore, NewUser, PushBatch, PushOutcome, QuarantinedEvent, RefreshToken,
-    RefreshTokenStore, RefreshUse, Role, StoredEvent, User, UserRecord, UserStore, UsersApiStore,
-    UsersApp, UsersSession,
+    RefreshTokenStore, RefreshUse, Role, StoredEvent, User, UserChange, UserRecord, UserStore,
+    UsersApiStore, UsersApp, UsersSession,
 };
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
@@ -483,27 +483,21 @@ impl UserStore for MemStore {
         Ok(self.lock()?.users.values().cloned().collect())
     }
 
-    async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError> {
+    async fn update_user(&self, id: i64, change: &UserChange) -> Result<AccountChange, StoreError> {
         let mut s = self.lock()?;
         // In the order of the database stores: the last-admin check, then the write.
-        if user.role != Role::Admin && s.is_last_admin(user.id) {
+        if change.demotes() && s.is_last_admin(id) {
             return Ok(AccountChange::LastAdmin);
         }
-        if s.users
-            .values()
-            .any(|u| u.email == user.email && u.id != user.id)
-        {
-            return Err(StoreError::Conflict("users(email)".into()));
+        if let Some(email) = &change.email {
+            if s.users.values().any(|u| &u.email == email && u.id != id) {
+                return Err(StoreError::Conflict("users(email)".into()));
+            }
         }
         let found = s
             .users
-            .get_mut(&user.id)
-            .map(|u| {
-                *u = User {
-                    created_at: u.created_at,
-                    ..user.clone()
-                }
-            })
+            .get_mut(&id)
+            .map(|u| *u = change.applied_to(u))
             .is_some();
         Ok(AccountChange::found(found))
     }

@@ -83,6 +83,60 @@ pub struct NewUser {
     pub created_at: Timestamp,
 }
 
+/// The members of a user that an update writes; `None` keeps the stored value.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UserChange {
+    /// New email (already normalized).
+    pub email: Option<String>,
+    /// New password hash.
+    pub password_hash: Option<String>,
+    /// New role.
+    pub role: Option<Role>,
+    /// New tenants.
+    pub tenant_ids: Option<Vec<String>>,
+    /// New per-tenant grants.
+    pub role_assignments: Option<Vec<RoleAssignment>>,
+}
+
+impl UserChange {
+    /// A change that writes every member of `user` (all but its id and creation time).
+    pub fn every_member(user: &User) -> UserChange {
+        UserChange {
+            email: Some(user.email.clone()),
+            password_hash: Some(user.password_hash.clone()),
+            role: Some(user.role),
+            tenant_ids: Some(user.tenant_ids.clone()),
+            role_assignments: Some(user.role_assignments.clone()),
+        }
+    }
+
+    /// `user` with this change's members written.
+    pub fn applied_to(&self, user: &User) -> User {
+        let mut next = user.clone();
+        if let Some(email) = &self.email {
+            next.email.clone_from(email);
+        }
+        if let Some(hash) = &self.password_hash {
+            next.password_hash.clone_from(hash);
+        }
+        if let Some(role) = self.role {
+            next.role = role;
+        }
+        if let Some(tenants) = &self.tenant_ids {
+            next.tenant_ids.clone_from(tenants);
+        }
+        if let Some(grants) = &self.role_assignments {
+            next.role_assignments.clone_from(grants);
+        }
+        next
+    }
+
+    /// Whether it demotes its user from `ADMIN`, were the user one.
+    pub fn demotes(&self) -> bool {
+        self.role.is_some_and(|r| r != Role::Admin)
+    }
+}
+
 /// Storage of server accounts.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
@@ -111,14 +165,15 @@ pub trait UserStore: Send + Sync {
     /// `Unavailable`/`Internal` on storage failure.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
 
-    /// Replaces email, password hash, role, tenants and grants of user `user.id`, unless
-    /// that would demote the only `ADMIN` ([`AccountChange::LastAdmin`], nothing written).
-    /// The check and the write are one atomic step: of two concurrent changes that each
-    /// demote or delete one of the last two admins, one is refused.
+    /// Writes the members `change` sets on user `id` and keeps the others as stored (so two
+    /// admins changing different members at once both take effect), unless it would demote
+    /// the only `ADMIN` ([`AccountChange::LastAdmin`], nothing written). The check and the
+    /// write are one atomic step: of two concurrent changes that each demote or delete one of
+    /// the last two admins, one is refused.
     ///
     /// # Errors
     /// `Conflict` when the new email belongs to another user; `Unavailable`/`Internal`.
-    async fn update_user(&self, user: &User) -> Result<AccountChange, StoreError>;
+    async fn update_user(&self, id: i64, change: &UserChange) -> Result<AccountChange, StoreError>;
 
     /// Deletes a user and its refresh tokens, unless it is the only `ADMIN`
     /// ([`AccountChange::LastAdmin`]; atomic, as [`UserStore::update_user`]).

@@ -12,7 +12,7 @@ use super::credentials::{normalize_email, parse_account_email};
 use crate::error::{DomainError, StoreError};
 use crate::ports::{
     AccountChange, Clock, IdGenerator, NewUser, PasswordHasher, RefreshTokenStore, Role,
-    RoleAssignment, User, UserStore,
+    RoleAssignment, User, UserChange, UserStore,
 };
 use crate::principal::Principal;
 use serde::Serialize;
@@ -233,29 +233,34 @@ impl UserAdminService {
     ) -> Result<MessageBody, DomainError> {
         principal.require_admin()?;
         let body = account_body(body)?;
-        let mut user = self
+        let user = self
             .resolve(id_or_email)
             .await?
             .ok_or_else(user_not_found)?;
-        if let Some(email) = member(body, "email") {
-            user.email = parse_email_field(email)?;
-        }
-        if let Some(role) = member(body, "role") {
-            user.role = parse_role(role)?;
-        }
-        if let Some(tenants) = member(body, "tenantIds") {
-            user.tenant_ids = parse_tenant_ids(tenants)?;
-        }
-        if let Some(grants) = member(body, "roleAssignments") {
-            user.role_assignments = parse_role_assignments(grants)?;
-        }
+        let mut change = UserChange {
+            email: member(body, "email").map(parse_email_field).transpose()?,
+            role: member(body, "role").map(parse_role).transpose()?,
+            tenant_ids: member(body, "tenantIds")
+                .map(parse_tenant_ids)
+                .transpose()?,
+            role_assignments: member(body, "roleAssignments")
+                .map(parse_role_assignments)
+                .transpose()?,
+            password_hash: None,
+        };
         let new_password = parse_password(body)?;
         if let Some(password) = new_password {
-            user.password_hash = self.hasher.hash(password).await?;
+            change.password_hash = Some(self.hasher.hash(password).await?);
         }
-        let change = self.users.update_user(&user).await.map_err(map_conflict)?;
+        // Only the members the body names are written: an admin changing another member at
+        // the same time keeps that change.
+        let outcome = self
+            .users
+            .update_user(user.id, &change)
+            .await
+            .map_err(map_conflict)?;
         self.cache.invalidate(user.id);
-        written(change)?;
+        written(outcome)?;
         if new_password.is_some() {
             // Sessions opened with the old password end with their access tokens.
             self.refresh_tokens.revoke_user_refresh(user.id).await?;

@@ -4,7 +4,7 @@ use crate::db::{create_tenant, tenant, ts};
 use domain::error::StoreError;
 use domain::ports::{
     AccountChange, AuditEntry, AuditStore, LoginThrottleStore, NewUser, RefreshToken,
-    RefreshTokenStore, RefreshUse, Role, RoleAssignment, UserStore,
+    RefreshTokenStore, RefreshUse, Role, RoleAssignment, UserChange, UserStore,
 };
 use serde_json::json;
 
@@ -52,19 +52,30 @@ async fn users_are_created_found_updated_and_deleted() {
     b2.role = Role::Admin;
     b2.tenant_ids = vec![];
     b2.email = "b2@x.org".into();
-    assert_eq!(store.update_user(&b2).await.unwrap(), AccountChange::Done);
+    assert_eq!(
+        store
+            .update_user(b2.id, &UserChange::every_member(&b2))
+            .await
+            .unwrap(),
+        AccountChange::Done
+    );
     assert_eq!(store.get_user(b.id).await.unwrap(), Some(b2.clone()));
     assert_eq!(store.count_admins().await.unwrap(), 2);
     b2.email = "a@x.org".into();
     assert!(matches!(
-        store.update_user(&b2).await,
+        store
+            .update_user(b2.id, &UserChange::every_member(&b2))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let mut ghost = b2.clone();
     ghost.id = 999_999;
     ghost.email = "ghost@x.org".into();
     assert_eq!(
-        store.update_user(&ghost).await.unwrap(),
+        store
+            .update_user(ghost.id, &UserChange::every_member(&ghost))
+            .await
+            .unwrap(),
         AccountChange::NotFound
     );
     // Deleting a user deletes its tokens.

@@ -127,7 +127,10 @@ async fn tenant_queries_never_scan_a_table() {
         .unwrap();
     store.get_user(user.id).await.unwrap();
     store.user_by_email("a@x").await.unwrap();
-    store.update_user(&user).await.unwrap();
+    store
+        .update_user(user.id, &UserChange::every_member(&user))
+        .await
+        .unwrap();
     let token = RefreshToken {
         token_hash: "h".into(),
         user_id: user.id,

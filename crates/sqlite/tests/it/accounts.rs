@@ -5,7 +5,7 @@ use domain::error::StoreError;
 use domain::ports::{
     AccountChange, AuditEntry, AuditStore, ConfigQuery, ConfigRecord, ConfigSort, ConfigStore,
     LoginThrottleStore, NewUser, RefreshToken, RefreshTokenStore, RefreshUse, Role, RoleAssignment,
-    UserStore,
+    UserChange, UserStore,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -143,12 +143,20 @@ async fn users_crud_and_unique_email() {
     let mut b2 = b.clone();
     b2.email = "a@x.org".into();
     assert!(matches!(
-        store.update_user(&b2).await,
+        store
+            .update_user(b2.id, &UserChange::every_member(&b2))
+            .await,
         Err(StoreError::Conflict(_))
     ));
     b2.email = "c@x.org".into();
     b2.role = Role::Admin;
-    assert_eq!(store.update_user(&b2).await.unwrap(), AccountChange::Done);
+    assert_eq!(
+        store
+            .update_user(b2.id, &UserChange::every_member(&b2))
+            .await
+            .unwrap(),
+        AccountChange::Done
+    );
     assert_eq!(store.count_admins().await.unwrap(), 2);
     assert_eq!(
         store.list_users().await.unwrap(),

@@ -238,23 +238,27 @@ async fn create_rejects_bad_input_and_taken_emails() {
 }
 
 #[tokio::test]
-async fn update_keeps_absent_fields_and_an_empty_password() {
+async fn update_writes_only_the_members_the_body_names() {
     let mut m = Mocks::new();
     m.users
         .expect_get_user()
         .withf(|id| *id == 5)
         .returning(|_| Ok(Some(stored(5, "old@example.org", Role::User))));
+    // Absent members and an empty password are not written: a concurrent change of them
+    // by another admin stays.
     m.users
         .expect_update_user()
-        .withf(|u| {
-            u.id == 5
-                && u.email == "new@example.org"
-                && u.password_hash == "$argon2id$old-5"
-                && u.role == Role::User
-                && u.tenant_ids == ["p1", "p2"]
+        .withf(|id, c| {
+            *id == 5
+                && *c
+                    == UserChange {
+                        email: Some("new@example.org".into()),
+                        tenant_ids: Some(vec!["p1".into(), "p2".into()]),
+                        ..UserChange::default()
+                    }
         })
         .times(1)
-        .returning(|_| Ok(AccountChange::Done));
+        .returning(|_, _| Ok(AccountChange::Done));
     let (svc, cache) = m.service();
     cache.put(
         &stored(5, "old@example.org", Role::User),
@@ -287,9 +291,15 @@ async fn update_rehashes_a_new_password_and_changes_role() {
         .returning(|_| Ok(Some(stored(5, "u@example.org", Role::User))));
     m.users
         .expect_update_user()
-        .withf(|u| u.password_hash == "hash(n3w)" && u.role == Role::Admin)
+        .withf(|_, c| {
+            *c == UserChange {
+                password_hash: Some("hash(n3w)".into()),
+                role: Some(Role::Admin),
+                ..UserChange::default()
+            }
+        })
         .times(1)
-        .returning(|_| Ok(AccountChange::Done));
+        .returning(|_, _| Ok(AccountChange::Done));
     // A session opened with the old password (a stolen refresh token) ends.
     m.refresh
         .expect_revoke_user_refresh()
@@ -314,7 +324,7 @@ async fn update_errors() {
     });
     m.users.expect_user_by_email().returning(|_| Ok(None));
     // The store refuses to demote the last admin; other writes conflict on the email.
-    m.users.expect_update_user().returning(|u| match u.id {
+    m.users.expect_update_user().returning(|id, _| match id {
         1 => Ok(AccountChange::LastAdmin),
         _ => Err(StoreError::Conflict("users.email".into())),
     });
@@ -363,7 +373,7 @@ async fn update_of_a_user_deleted_meanwhile_is_404() {
         .returning(|_| Ok(Some(stored(5, "u@example.org", Role::User))));
     m.users
         .expect_update_user()
-        .returning(|_| Ok(AccountChange::NotFound));
+        .returning(|_, _| Ok(AccountChange::NotFound));
     let (svc, _) = m.service();
     let err = svc.update(&admin(), "5", &json!({})).await.unwrap_err();
     assert_eq!(err.code, "USER_NOT_FOUND");
