@@ -145,6 +145,25 @@ impl EntityStore for PgStore {
         .await
     }
 
+    async fn get_entities(
+        &self,
+        tenant: &TenantId,
+        guids: &[String],
+    ) -> Result<Vec<Entity>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let guids = guids.to_vec();
+        self.run(move |conn| {
+            let rows = entities::table
+                .filter(entities::tenant_id.eq(tenant))
+                .filter(entities::guid.eq_any(guids))
+                .filter(entities::deleted.eq(false))
+                .select(EntityRow::as_select())
+                .load(conn)?;
+            entities_of(rows)
+        })
+        .await
+    }
+
     async fn search_entities(
         &self,
         tenant: &TenantId,

@@ -208,6 +208,29 @@ impl EntityStore for SqliteStore {
         .await
     }
 
+    async fn get_entities(
+        &self,
+        tenant: &TenantId,
+        guids: &[String],
+    ) -> Result<Vec<Entity>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let list = serde_json::to_string(guids).map_err(StoreError::internal)?;
+        self.read(move |conn| {
+            // One primary-key lookup per guid of the JSON array.
+            let rows = query(concat!(
+                "SELECT ",
+                entity_cols!(),
+                " FROM entities WHERE tenant_id = ? AND deleted = 0 \
+                 AND guid IN (SELECT value FROM json_each(?))"
+            ))
+            .bind::<Text, _>(tenant)
+            .bind::<Text, _>(list)
+            .load::<EntityRow>(conn)?;
+            entities(rows)
+        })
+        .await
+    }
+
     async fn search_entities(
         &self,
         tenant: &TenantId,

@@ -23,6 +23,43 @@ fn update(event_guid: &str, entity: &str, data: Value, ms: i64) -> Event {
     event_with(event_guid, entity, "update-individual", data, ms)
 }
 
+/// `get_entities` reads the live entities among the guids asked for, of that tenant only.
+pub async fn get_entities_reads_live_ones_of_the_tenant(stores: &Stores) {
+    let t1 = create_tenant(stores, "t1").await;
+    let t2 = create_tenant(stores, "t2").await;
+    let create = |guid: &str, ms: i64| {
+        let name = format!("N {guid}");
+        event_with(
+            &format!("c-{guid}"),
+            guid,
+            "create-individual",
+            json!({"name": name}),
+            ms,
+        )
+    };
+    let events = vec![
+        create("a", 1),
+        create("b", 2),
+        create("c", 3),
+        event_with("d-b", "b", "delete-entity", json!({"reason": "x"}), 4),
+    ];
+    assert_eq!(push(stores, &t1, events).await, 4);
+    assert_eq!(push(stores, &t2, vec![create("z", 1)]).await, 1);
+    let asked: Vec<String> = ["c", "b", "missing", "z", "a"].map(String::from).to_vec();
+    let mut got = guids_of(&stores.entities.get_entities(&t1, &asked).await.unwrap());
+    got.sort();
+    assert_eq!(got, ["a", "c"]);
+    let got = stores.entities.get_entities(&t2, &asked).await.unwrap();
+    assert_eq!(guids_of(&got), ["z"]);
+    assert_eq!(got[0].name, "N z");
+    assert!(stores
+        .entities
+        .get_entities(&t1, &[])
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// An event that arrives after later ones (by client time) recomputes the entity as if all
 /// events had been applied in `(timestamp, guid)` order.
 pub async fn late_event_recomputes_entity(stores: &Stores) {

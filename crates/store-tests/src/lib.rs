@@ -39,7 +39,8 @@ pub use configs::{
 };
 pub use entities::{
     duplicates_flagged_and_keep_both_remembered, entity_list_order_filters_and_counts,
-    late_event_recomputes_entity, search_entities_binds_values,
+    get_entities_reads_live_ones_of_the_tenant, late_event_recomputes_entity,
+    search_entities_binds_values,
 };
 pub use events::{
     entity_events_in_application_order, first_seq_at_or_after_serves_legacy_since,
@@ -77,6 +78,7 @@ macro_rules! conformance_suite {
             list_events_filters_in_seq_order,
             entity_events_in_application_order,
             late_event_recomputes_entity,
+            get_entities_reads_live_ones_of_the_tenant,
             entity_list_order_filters_and_counts,
             search_entities_binds_values,
             duplicates_flagged_and_keep_both_remembered,

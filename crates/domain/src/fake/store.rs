@@ -253,6 +253,24 @@ impl EntityStore for MemStore {
             .map(|r| r.entity.clone()))
     }
 
+    async fn get_entities(
+        &self,
+        tenant: &TenantId,
+        guids: &[String],
+    ) -> Result<Vec<Entity>, StoreError> {
+        let s = self.lock()?;
+        let Some(t) = s.tenants.get(tenant.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let wanted: std::collections::BTreeSet<&String> = guids.iter().collect();
+        Ok(wanted
+            .into_iter()
+            .filter_map(|g| t.entities().get(g.as_str()))
+            .filter(|r| !r.deleted)
+            .map(|r| r.entity.clone())
+            .collect())
+    }
+
     async fn search_entities(
         &self,
         tenant: &TenantId,

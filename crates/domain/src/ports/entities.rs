@@ -65,6 +65,17 @@ pub trait EntityStore: Send + Sync {
     async fn get_entity(&self, tenant: &TenantId, guid: &str)
         -> Result<Option<Entity>, StoreError>;
 
+    /// The live entities among `guids`, in no particular order (absent and deleted ones
+    /// left out): one query for a group's members instead of one per member.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Internal` on storage failure.
+    async fn get_entities(
+        &self,
+        tenant: &TenantId,
+        guids: &[String],
+    ) -> Result<Vec<Entity>, StoreError>;
+
     /// Live entities whose `data` has every `(field, value)` of `criteria` (top-level field,
     /// JSON equality; strings compared case-insensitively), at most `limit`. Values are
     /// always bound parameters.

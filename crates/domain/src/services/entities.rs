@@ -13,7 +13,7 @@ use crate::principal::Principal;
 use crate::services::context::{body_config_id, tenant_of};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// Entity list page size when `limit` is absent.
@@ -24,6 +24,8 @@ pub const MAX_ENTITY_LIMIT: u32 = 1_000;
 pub const MAX_SEARCH_CRITERIA: usize = 10;
 /// Events returned for one entity's history.
 pub const MAX_ENTITY_EVENTS: u32 = 10_000;
+/// Members of a group read per storage query by `GET /api/entities/:guid/members`.
+const MEMBERS_PER_QUERY: usize = 1_000;
 
 /// Legacy list item and v2 entity view: `{guid, id, name, entityName, type, data, memberIds?,
 /// lastUpdated}`.
@@ -269,13 +271,19 @@ impl EntityService {
             .get_entity(&tenant, guid)
             .await?
             .ok_or_else(|| DomainError::not_found("ENTITY_NOT_FOUND", "Entity not found"))?;
-        let mut members = Vec::with_capacity(group.member_ids.len());
-        for id in &group.member_ids {
-            if let Some(m) = self.entities.get_entity(&tenant, id).await? {
-                members.push(EntityView::from(m));
+        let mut found = HashMap::with_capacity(group.member_ids.len());
+        for chunk in group.member_ids.chunks(MEMBERS_PER_QUERY) {
+            for m in self.entities.get_entities(&tenant, chunk).await? {
+                found.insert(m.guid.clone(), m);
             }
         }
-        Ok(members)
+        // In the group's member order, each member once.
+        Ok(group
+            .member_ids
+            .iter()
+            .filter_map(|id| found.remove(id))
+            .map(EntityView::from)
+            .collect())
     }
 
     /// `GET /api/entities/:guid/events`: the entity's events in application order, at most

@@ -121,24 +121,34 @@ async fn list_rejects_bad_parameters() {
 
 #[tokio::test]
 async fn get_members_and_not_found() {
+    let member = |guid: &str| Entity {
+        guid: guid.into(),
+        kind: EntityKind::Individual,
+        member_ids: vec![],
+        ..group()
+    };
     let mut entities = MockEntityStore::new();
     entities.expect_get_entity().returning(|_, g| {
         Ok(match g {
-            "hh" => Some(group()),
-            "m1" => Some(Entity {
-                guid: "m1".into(),
-                kind: EntityKind::Individual,
-                member_ids: vec![],
+            "hh" => Some(Entity {
+                member_ids: vec!["m1".into(), "gone".into(), "m3".into()],
                 ..group()
             }),
             _ => None,
         })
     });
+    // One query for the members; the store answers in its own order, without the absent.
+    entities
+        .expect_get_entities()
+        .times(1)
+        .withf(|_, guids| guids == ["m1", "gone", "m3"])
+        .returning(move |_, _| Ok(vec![member("m3"), member("m1")]));
     let svc = service(MockEventStore::new(), entities);
     let who = user(&["prog"]);
     assert_eq!(svc.get(&who, Some("prog"), "hh").await.unwrap().guid, "hh");
     let members = svc.members(&who, Some("prog"), "hh").await.unwrap();
-    assert_eq!(members.len(), 1);
+    let guids: Vec<_> = members.iter().map(|m| m.guid.as_str()).collect();
+    assert_eq!(guids, ["m1", "m3"], "in the group's member order");
     assert!(serde_json::to_value(&members[0])
         .unwrap()
         .get("memberIds")
@@ -148,6 +158,46 @@ async fn get_members_and_not_found() {
         (err.kind, err.code.as_ref()),
         (ErrorKind::NotFound, "ENTITY_NOT_FOUND")
     );
+}
+
+/// A big group's members are read a thousand per query.
+#[tokio::test]
+async fn members_of_a_big_group_are_read_in_chunks() {
+    let ids: Vec<String> = (0..2_500).map(|i| format!("m{i}")).collect();
+    let mut entities = MockEntityStore::new();
+    let all = ids.clone();
+    entities.expect_get_entity().returning(move |_, _| {
+        Ok(Some(Entity {
+            member_ids: all.clone(),
+            ..group()
+        }))
+    });
+    let mut order = mockall::Sequence::new();
+    for (from, to) in [(0, 1_000), (1_000, 2_000), (2_000, 2_500)] {
+        let expected = ids[from..to].to_vec();
+        entities
+            .expect_get_entities()
+            .times(1)
+            .in_sequence(&mut order)
+            .withf(move |_, guids| guids == expected.as_slice())
+            .returning(|_, guids| {
+                Ok(guids
+                    .iter()
+                    .map(|g| Entity {
+                        guid: g.clone(),
+                        member_ids: vec![],
+                        ..group()
+                    })
+                    .collect())
+            });
+    }
+    let svc = service(MockEventStore::new(), entities);
+    let members = svc
+        .members(&user(&["prog"]), Some("prog"), "hh")
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 2_500);
+    assert_eq!(members[2_499].guid, "m2499");
 }
 
 #[tokio::test]
