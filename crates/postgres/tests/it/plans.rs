@@ -61,7 +61,7 @@ async fn tenant_queries_never_scan_a_table() {
     )];
     store.push(&t, b.clone()).await.unwrap();
     store.push(&t, b).await.unwrap();
-    store.pull(&t, Seq(3), 10, usize::MAX).await.unwrap().events;
+    store.pull(&t, Seq(3), 10, usize::MAX).await.unwrap();
     store.first_seq_at_or_after(&t, ts(10)).await.unwrap();
     store.head(&t).await.unwrap();
     let filter = EventFilter {
