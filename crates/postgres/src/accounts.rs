@@ -28,6 +28,7 @@ struct UserRow {
     tenant_ids: Value,
     role_assignments: Value,
     created_at: i64,
+    password_changed_at: Option<i64>,
 }
 
 impl UserRow {
@@ -40,6 +41,7 @@ impl UserRow {
             tenant_ids: serde_json::from_value(self.tenant_ids)?,
             role_assignments: serde_json::from_value(self.role_assignments)?,
             created_at: instant(self.created_at)?,
+            password_changed_at: self.password_changed_at.map(instant).transpose()?,
         })
     }
 }
@@ -173,12 +175,14 @@ impl UserStore for PgStore {
             // A member bound NULL keeps its stored value.
             let n = diesel::sql_query(
                 "UPDATE users SET email = COALESCE($1, email), \
-                 password_hash = COALESCE($2, password_hash), role = COALESCE($3, role), \
-                 tenant_ids = COALESCE($4, tenant_ids), \
-                 role_assignments = COALESCE($5, role_assignments) WHERE id = $6",
+                 password_hash = COALESCE($2, password_hash), \
+                 password_changed_at = COALESCE($3, password_changed_at), \
+                 role = COALESCE($4, role), tenant_ids = COALESCE($5, tenant_ids), \
+                 role_assignments = COALESCE($6, role_assignments) WHERE id = $7",
             )
             .bind::<Nullable<Text>, _>(c.email)
             .bind::<Nullable<Text>, _>(c.password_hash)
+            .bind::<Nullable<BigInt>, _>(c.password_changed_at.map(|at| at.millis()))
             .bind::<Nullable<Text>, _>(c.role.map(Role::as_str))
             .bind::<Nullable<Jsonb>, _>(tenants)
             .bind::<Nullable<Jsonb>, _>(grants)

@@ -100,6 +100,7 @@ diesel::table! {
         tenant_ids -> Jsonb,
         role_assignments -> Jsonb,
         created_at -> BigInt,
+        password_changed_at -> Nullable<BigInt>,
     }
 }
 

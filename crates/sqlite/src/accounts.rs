@@ -29,6 +29,8 @@ struct UserRow {
     role_assignments: String,
     #[diesel(sql_type = BigInt)]
     created_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    password_changed_at: Option<i64>,
 }
 
 impl UserRow {
@@ -41,12 +43,13 @@ impl UserRow {
             tenant_ids: serde_json::from_str(&self.tenant_ids)?,
             role_assignments: serde_json::from_str(&self.role_assignments)?,
             created_at: instant(self.created_at)?,
+            password_changed_at: self.password_changed_at.map(instant).transpose()?,
         })
     }
 }
 
-const USER_COLS: &str =
-    "SELECT id, email, password_hash, role, tenant_ids, role_assignments, created_at FROM users";
+const USER_COLS: &str = "SELECT id, email, password_hash, role, tenant_ids, role_assignments, \
+     created_at, password_changed_at FROM users";
 
 fn users(rows: Vec<UserRow>) -> Result<Vec<User>, Fail> {
     rows.into_iter().map(UserRow::into_user).collect()
@@ -120,6 +123,7 @@ impl UserStore for SqliteStore {
                 tenant_ids: u.tenant_ids,
                 role_assignments: u.role_assignments,
                 created_at: u.created_at,
+                password_changed_at: None,
             })
         })
         .await
@@ -174,12 +178,14 @@ impl UserStore for SqliteStore {
             // A member bound NULL keeps its stored value.
             let n = query(
                 "UPDATE users SET email = COALESCE(?, email), \
-                 password_hash = COALESCE(?, password_hash), role = COALESCE(?, role), \
-                 tenant_ids = COALESCE(?, tenant_ids), \
+                 password_hash = COALESCE(?, password_hash), \
+                 password_changed_at = COALESCE(?, password_changed_at), \
+                 role = COALESCE(?, role), tenant_ids = COALESCE(?, tenant_ids), \
                  role_assignments = COALESCE(?, role_assignments) WHERE id = ?",
             )
             .bind::<Nullable<Text>, _>(c.email)
             .bind::<Nullable<Text>, _>(c.password_hash)
+            .bind::<Nullable<BigInt>, _>(c.password_changed_at.map(|at| at.millis()))
             .bind::<Nullable<Text>, _>(c.role.map(Role::as_str))
             .bind::<Nullable<Text>, _>(tenants)
             .bind::<Nullable<Text>, _>(grants)

@@ -42,6 +42,7 @@ pub async fn update_user_writes_only_the_members_it_sets(stores: &Stores) {
     assert_eq!(
         set(UserChange {
             password_hash: Some("new-hash".into()),
+            password_changed_at: Some(ts(5_000)),
             ..UserChange::default()
         })
         .await,
@@ -74,6 +75,7 @@ pub async fn update_user_writes_only_the_members_it_sets(stores: &Stores) {
     let expected = User {
         email: "ann2@x.org".into(),
         password_hash: "new-hash".into(),
+        password_changed_at: Some(ts(5_000)),
         role: Role::Admin,
         tenant_ids: vec!["t9".into()],
         role_assignments: grants,
@@ -125,6 +127,7 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
         tenant_ids: vec!["t1".into(), "t2".into()],
         role_assignments: new_user(email, role).role_assignments,
         created_at: ts(1_000),
+        password_changed_at: None,
     };
     assert_eq!(admin, expected(admin.id, "admin@x.org", Role::Admin));
     assert_eq!(u.get_user(ann.id).await.unwrap(), Some(ann.clone()));

@@ -478,6 +478,7 @@ impl UserStore for MemStore {
             role: user.role,
             tenant_ids: user.tenant_ids.clone(),
             role_assignments: user.role_assignments.clone(),
+            password_changed_at: None,
             created_at: user.created_at,
         };
         s.users.insert(created.id, created.clone());

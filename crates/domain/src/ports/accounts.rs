@@ -64,6 +64,9 @@ pub struct User {
     pub role_assignments: Vec<RoleAssignment>,
     /// Creation time.
     pub created_at: Timestamp,
+    /// When an account change last set the password (`None`: not since creation). Access
+    /// tokens issued before that second are refused.
+    pub password_changed_at: Option<Timestamp>,
 }
 
 /// A user to create.
@@ -90,6 +93,8 @@ pub struct UserChange {
     pub email: Option<String>,
     /// New password hash.
     pub password_hash: Option<String>,
+    /// When the new password was set (given with a new password hash).
+    pub password_changed_at: Option<Timestamp>,
     /// New role.
     pub role: Option<Role>,
     /// New tenants.
@@ -104,6 +109,7 @@ impl UserChange {
         UserChange {
             email: Some(user.email.clone()),
             password_hash: Some(user.password_hash.clone()),
+            password_changed_at: user.password_changed_at,
             role: Some(user.role),
             tenant_ids: Some(user.tenant_ids.clone()),
             role_assignments: Some(user.role_assignments.clone()),
@@ -118,6 +124,9 @@ impl UserChange {
         }
         if let Some(hash) = &self.password_hash {
             next.password_hash.clone_from(hash);
+        }
+        if let Some(at) = self.password_changed_at {
+            next.password_changed_at = Some(at);
         }
         if let Some(role) = self.role {
             next.role = role;

@@ -137,6 +137,14 @@ fn invalid_credentials() -> DomainError {
     DomainError::unauthenticated("INVALID_CREDENTIALS", "Invalid email or password")
 }
 
+/// Whether the token was issued in a second before the user's password was last changed
+/// (tokens issued during that second stay valid: `iat` has whole seconds, and a login right
+/// after the change must work).
+fn issued_before_password_change(claims: &AccessClaims, user: &User) -> bool {
+    user.password_changed_at
+        .is_some_and(|at| claims.iat < at.millis().div_euclid(1000))
+}
+
 /// The 401 of a bad, expired or orphaned access token.
 fn invalid_token() -> DomainError {
     DomainError::unauthenticated("INVALID_TOKEN", "Invalid token")
@@ -370,17 +378,23 @@ impl AuthService {
             .verify(bearer_token)
             .map_err(|_| invalid_token())?;
         let now = self.ports.clock.now();
-        if let Some(user) = self.cache.get(claims.id, now) {
-            return Ok(Principal::of(&user));
+        let user = match self.cache.get(claims.id, now) {
+            Some(user) => user,
+            None => {
+                let stamp = self.cache.stamp();
+                let user = self
+                    .ports
+                    .users
+                    .get_user(claims.id)
+                    .await?
+                    .ok_or_else(invalid_token)?;
+                self.cache.put(&user, now, stamp);
+                user
+            }
+        };
+        if issued_before_password_change(&claims, &user) {
+            return Err(invalid_token());
         }
-        let stamp = self.cache.stamp();
-        let user = self
-            .ports
-            .users
-            .get_user(claims.id)
-            .await?
-            .ok_or_else(invalid_token)?;
-        self.cache.put(&user, now, stamp);
         Ok(Principal::of(&user))
     }
 

@@ -247,10 +247,14 @@ impl UserAdminService {
                 .map(parse_role_assignments)
                 .transpose()?,
             password_hash: None,
+            password_changed_at: None,
         };
         let new_password = parse_password(body)?;
         if let Some(password) = new_password {
             change.password_hash = Some(self.hasher.hash(password).await?);
+            // Access tokens issued before it are refused from now on (refresh tokens are
+            // revoked below).
+            change.password_changed_at = Some(self.clock.now());
         }
         // Only the members the body names are written: an admin changing another member at
         // the same time keeps that change.
@@ -262,7 +266,8 @@ impl UserAdminService {
         self.cache.invalidate(user.id);
         written(outcome)?;
         if new_password.is_some() {
-            // Sessions opened with the old password end with their access tokens.
+            // Sessions opened with the old password end now: their refresh tokens here, their
+            // access tokens through `password_changed_at`.
             self.refresh_tokens.revoke_user_refresh(user.id).await?;
         }
         Ok(MessageBody {

@@ -286,9 +286,24 @@ async fn deleted_demoted_and_moved_users_lose_access(s: &TestServer) {
         .expect_error(403, "TENANT_FORBIDDEN");
     assert_eq!(s.get(&pull("kept"), &user).await.status, StatusCode::OK);
 
-    // A password reset ends the sessions opened with the old password (a stolen refresh
-    // token no longer renews them); the new password logs in.
+    // A password reset ends the sessions opened with the old password at once: a stolen
+    // refresh token no longer renews them, and their access tokens are refused (tokens carry
+    // whole seconds, so the reset happens in a later second than the login); the new
+    // password logs in.
     let old = s.login("mover@example.org", "pw-123456").await;
+    let old_token = old["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.get("/api/users/check-token", &old_token).await.status,
+        StatusCode::OK
+    );
+    let into_second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+        1_010 - into_second,
+    )))
+    .await;
     let r = s
         .call(
             Method::PUT,
@@ -306,7 +321,18 @@ async fn deleted_demoted_and_moved_users_lose_access(s: &TestServer) {
     )
     .await
     .expect_error(401, "INVALID_REFRESH_TOKEN");
-    assert!(s.login("mover@example.org", "new-pw-7890").await["token"].is_string());
+    s.get("/api/users/check-token", &old_token)
+        .await
+        .expect_error(401, "INVALID_TOKEN");
+    s.get(&pull("kept"), &old_token)
+        .await
+        .expect_error(401, "INVALID_TOKEN");
+    let new = s.login("mover@example.org", "new-pw-7890").await;
+    let new_token = new["token"].as_str().unwrap();
+    assert_eq!(
+        s.get("/api/users/check-token", new_token).await.status,
+        StatusCode::OK
+    );
 }
 
 async fn cors_and_request_ids(s: &TestServer) {

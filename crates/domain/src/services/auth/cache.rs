@@ -120,6 +120,7 @@ mod tests {
             role: Role::User,
             tenant_ids: vec![],
             role_assignments: vec![],
+            password_changed_at: None,
             created_at: Timestamp::EPOCH,
         }
     }

@@ -31,6 +31,7 @@ fn stored_user(id: i64, email: &str, role: Role) -> User {
             area_id: None,
         }],
         created_at: at(0),
+        password_changed_at: None,
     }
 }
 
@@ -673,6 +674,54 @@ async fn authenticated_users_are_cached_briefly_and_invalidated() {
     svc.authenticate("t").await.unwrap(); // expired: load 2
     svc.principal_cache().invalidate(7);
     svc.authenticate("t").await.unwrap(); // invalidated: load 3
+}
+
+/// Access tokens issued in a second before the password was last changed are refused, from
+/// the cache too; those issued during that second or later are accepted.
+#[tokio::test]
+async fn tokens_issued_before_a_password_change_are_refused() {
+    let mut m = Mocks::new();
+    let user = stored_user(7, "alice@example.org", Role::User);
+    let token = |iat: i64| AccessClaims {
+        iat,
+        ..claims_of(&user)
+    };
+    let second = NOW_MS / 1000;
+    let (before, same, after) = (token(second - 1), token(second), token(second + 1));
+    m.signer.expect_verify().returning(move |t| match t {
+        "before" => Ok(before.clone()),
+        "same" => Ok(same.clone()),
+        _ => Ok(after.clone()),
+    });
+    let mut changed = user.clone();
+    // Changed 900 ms into the second the tokens "same" were issued in.
+    changed.password_changed_at = Some(at(second * 1000 + 900));
+    m.users
+        .expect_get_user()
+        .times(1)
+        .returning(move |_| Ok(Some(changed.clone())));
+    let svc = m.service(AuthSettings {
+        principal_cache_ttl_ms: 60_000,
+        ..AuthSettings::default()
+    });
+    for (token, valid) in [
+        ("before", false),
+        ("same", true),
+        ("after", true),
+        ("before", false),
+    ] {
+        let got = svc.authenticate(token).await;
+        match got {
+            Ok(p) => assert!(valid, "{token} accepted as user {}", p.user_id),
+            Err(e) => {
+                assert!(!valid, "{token} refused");
+                assert_eq!(
+                    (e.kind, e.code.as_ref()),
+                    (ErrorKind::Unauthenticated, "INVALID_TOKEN")
+                );
+            }
+        }
+    }
 }
 
 #[tokio::test]

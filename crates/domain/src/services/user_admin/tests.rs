@@ -23,6 +23,7 @@ fn stored(id: i64, email: &str, role: Role) -> User {
         role,
         tenant_ids: vec![],
         role_assignments: vec![],
+        password_changed_at: None,
         created_at: at(0),
     }
 }
@@ -142,6 +143,7 @@ async fn create_normalizes_hashes_and_stores() {
                 role: u.role,
                 tenant_ids: u.tenant_ids.clone(),
                 role_assignments: u.role_assignments.clone(),
+                password_changed_at: None,
                 created_at: u.created_at,
             })
         });
@@ -294,6 +296,7 @@ async fn update_rehashes_a_new_password_and_changes_role() {
         .withf(|_, c| {
             *c == UserChange {
                 password_hash: Some("hash(n3w)".into()),
+                password_changed_at: Some(at(NOW_MS)),
                 role: Some(Role::Admin),
                 ..UserChange::default()
             }
@@ -471,6 +474,7 @@ async fn bootstrap_generates_a_password_for_admin_at_localhost() {
                 role: u.role,
                 tenant_ids: vec![],
                 role_assignments: vec![],
+                password_changed_at: None,
                 created_at: u.created_at,
             })
         });
