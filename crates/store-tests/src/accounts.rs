@@ -29,14 +29,7 @@ pub fn new_user(email: &str, role: Role) -> NewUser {
 /// an empty change writes nothing; demoting the only admin is refused by role alone.
 pub async fn update_user_writes_only_the_members_it_sets(stores: &Stores) {
     let u = stores.users.as_ref();
-    let admin = u
-        .create_user(&new_user("admin@x.org", Role::Admin))
-        .await
-        .unwrap();
-    let ann = u
-        .create_user(&new_user("ann@x.org", Role::User))
-        .await
-        .unwrap();
+    let (admin, ann) = admin_and_ann(stores).await;
     let set = |change: UserChange| async move { u.update_user(ann.id, &change).await.unwrap() };
     let done = AccountChange::Done;
     assert_eq!(
@@ -110,14 +103,7 @@ pub async fn users_crud_and_email_conflict(stores: &Stores) {
     let u = stores.users.as_ref();
     assert!(u.list_users().await.unwrap().is_empty());
     assert_eq!(u.count_admins().await.unwrap(), 0);
-    let admin = u
-        .create_user(&new_user("admin@x.org", Role::Admin))
-        .await
-        .unwrap();
-    let ann = u
-        .create_user(&new_user("ann@x.org", Role::User))
-        .await
-        .unwrap();
+    let (admin, ann) = admin_and_ann(stores).await;
     assert!(ann.id > admin.id);
     let expected = |id: i64, email: &str, role: Role| User {
         id,
@@ -254,11 +240,22 @@ async fn store_token(stores: &Stores, token: &RefreshToken) {
 
 /// Creates the user `email` (role `User`).
 async fn user(stores: &Stores, email: &str) -> User {
+    user_with_role(stores, email, Role::User).await
+}
+
+/// Creates the user `email` with `role`.
+async fn user_with_role(stores: &Stores, email: &str, role: Role) -> User {
     stores
         .users
-        .create_user(&new_user(email, Role::User))
+        .create_user(&new_user(email, role))
         .await
         .unwrap()
+}
+
+/// Creates `admin@x.org` (an admin), then `ann@x.org` (a user).
+async fn admin_and_ann(stores: &Stores) -> (User, User) {
+    let admin = user_with_role(stores, "admin@x.org", Role::Admin).await;
+    (admin, user(stores, "ann@x.org").await)
 }
 
 /// Refresh tokens are single use; presenting a used one revokes its whole family (and only
