@@ -81,7 +81,7 @@ fn lock_user(conn: &mut PgConnection, user_id: i64) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Revokes the family, the user's row locked first (as `revoke_user_refresh` does): an
+/// Revokes the family, the user's row locked first (as a password change does): an
 /// `insert_refresh` into the family in flight (it share-locks that row) commits before the
 /// update below, which then revokes its token too, or checks the family after it.
 fn revoke_family(
@@ -167,6 +167,7 @@ impl UserStore for PgStore {
                 .as_ref()
                 .map(serde_json::to_value)
                 .transpose()?;
+            let new_password = c.password_hash.is_some();
             let grants = c
                 .role_assignments
                 .as_ref()
@@ -188,6 +189,18 @@ impl UserStore for PgStore {
             .bind::<Nullable<Jsonb>, _>(grants)
             .bind::<BigInt, _>(id)
             .execute(conn)?;
+            if n > 0 && new_password {
+                // The user's row is locked by the update above: an `insert_refresh` in
+                // flight (it share-locks that row) committed before, and its token is revoked
+                // here; one that comes after finds the new hash and stores nothing.
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::user_id.eq(id))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(now_millis()))
+                .execute(conn)?;
+            }
             Ok(AccountChange::found(n > 0))
         })
         .await
@@ -361,23 +374,6 @@ impl RefreshTokenStore for PgStore {
             };
             revoke_family(conn, user_id, &family, now_millis())?;
             Ok(true)
-        })
-        .await
-    }
-
-    async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError> {
-        self.transaction(move |conn| {
-            // Waits for an `insert_refresh` of the user in flight (it share-locks the row),
-            // so the update below sees the token it stored.
-            lock_user(conn, user_id)?;
-            diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::user_id.eq(user_id))
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set(refresh_tokens::revoked_at.eq(now_millis()))
-            .execute(conn)?;
-            Ok(())
         })
         .await
     }

@@ -170,6 +170,7 @@ impl UserStore for SqliteStore {
                 .as_ref()
                 .map(serde_json::to_string)
                 .transpose()?;
+            let new_password = c.password_hash.is_some();
             let grants = c
                 .role_assignments
                 .as_ref()
@@ -191,6 +192,15 @@ impl UserStore for SqliteStore {
             .bind::<Nullable<Text>, _>(grants)
             .bind::<BigInt, _>(id)
             .execute(conn)?;
+            if n > 0 && new_password {
+                query(
+                    "UPDATE refresh_tokens SET revoked_at = ? \
+                     WHERE user_id = ? AND revoked_at IS NULL",
+                )
+                .bind::<BigInt, _>(now_millis())
+                .bind::<BigInt, _>(id)
+                .execute(conn)?;
+            }
             Ok(AccountChange::found(n > 0))
         })
         .await
@@ -336,19 +346,6 @@ impl RefreshTokenStore for SqliteStore {
             };
             revoke_family(conn, &row.family_id, now_millis())?;
             Ok(true)
-        })
-        .await
-    }
-
-    async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError> {
-        self.write(move |conn| {
-            query(
-                "UPDATE refresh_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-            )
-            .bind::<BigInt, _>(now_millis())
-            .bind::<BigInt, _>(user_id)
-            .execute(conn)?;
-            Ok(())
         })
         .await
     }

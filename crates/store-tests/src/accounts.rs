@@ -428,8 +428,8 @@ pub async fn refresh_tokens_are_stored_only_for_the_current_password(stores: &St
     );
 }
 
-/// A password reset (new hash, then the user's tokens revoked) racing logins that verified
-/// the old password leaves none of their tokens usable.
+/// A password reset (a new hash; the store revokes the user's tokens with it) racing logins
+/// that verified the old password leaves none of their tokens usable.
 pub async fn a_password_reset_racing_logins_leaves_no_token(stores: &Stores) {
     let ann = user(stores, "ann@x.org").await;
     for round in 0..8 {
@@ -458,18 +458,11 @@ pub async fn a_password_reset_racing_logins_leaves_no_token(stores: &Stores) {
         let reset = {
             let stores = stores.clone();
             tokio::spawn(async move {
-                let mut user = stores.users.get_user(ann.id).await.unwrap().unwrap();
-                user.password_hash = format!("hash-{round}");
-                stores
-                    .users
-                    .update_user(user.id, &UserChange::every_member(&user))
-                    .await
-                    .unwrap();
-                stores
-                    .refresh_tokens
-                    .revoke_user_refresh(ann.id)
-                    .await
-                    .unwrap();
+                let reset = UserChange {
+                    password_hash: Some(format!("hash-{round}")),
+                    ..UserChange::default()
+                };
+                stores.users.update_user(ann.id, &reset).await.unwrap();
             })
         };
         let mut hashes = Vec::new();
@@ -517,8 +510,9 @@ pub async fn delete_user_removes_refresh_tokens(stores: &Stores) {
     );
 }
 
-/// Revoking a user's refresh tokens ends every family of theirs and no one else's.
-pub async fn revoke_user_refresh_ends_their_sessions_only(stores: &Stores) {
+/// A password change revokes every refresh token of that user and no one else's; a change
+/// of other members revokes none.
+pub async fn a_password_change_ends_the_users_sessions_only(stores: &Stores) {
     let (ann, bob) = (
         user(stores, "ann@x.org").await,
         user(stores, "bob@x.org").await,
@@ -531,13 +525,37 @@ pub async fn revoke_user_refresh_ends_their_sessions_only(stores: &Stores) {
     ] {
         store_token(stores, &refresh_token(hash, user, family)).await;
     }
-    r.revoke_user_refresh(ann.id).await.unwrap();
-    for hash in ["a1", "a2"] {
-        assert_eq!(
-            r.use_refresh(hash, ts(1)).await.unwrap(),
-            RefreshUse::Invalid
-        );
-    }
+    let other_members = UserChange {
+        email: Some("ann2@x.org".into()),
+        tenant_ids: Some(vec![]),
+        ..UserChange::default()
+    };
+    let done = AccountChange::Done;
+    assert_eq!(
+        stores
+            .users
+            .update_user(ann.id, &other_members)
+            .await
+            .unwrap(),
+        done
+    );
+    // Not revoked by that change: a1 can still be used (a2 is kept unused for the reset).
+    assert_eq!(
+        r.use_refresh("a1", ts(1)).await.unwrap(),
+        RefreshUse::Valid(refresh_token("a1", ann.id, "fa1"))
+    );
+    let reset = UserChange {
+        password_hash: Some("new".into()),
+        ..UserChange::default()
+    };
+    assert_eq!(
+        stores.users.update_user(ann.id, &reset).await.unwrap(),
+        done
+    );
+    assert_eq!(
+        r.use_refresh("a2", ts(1)).await.unwrap(),
+        RefreshUse::Invalid
+    );
     assert_eq!(
         r.use_refresh("b", ts(1)).await.unwrap(),
         RefreshUse::Valid(refresh_token("b", bob.id, "fb"))

@@ -23,13 +23,13 @@ pub mod fixtures;
 pub mod users_api;
 
 pub use accounts::{
-    a_password_reset_racing_logins_leaves_no_token, concurrent_admin_removals_leave_an_admin,
-    delete_user_removes_refresh_tokens, expired_refresh_tokens_are_deleted,
-    login_throttle_forgets_old_failures, login_throttle_window, refresh_concurrent_use_is_single,
-    refresh_single_use_and_reuse_revokes_family,
+    a_password_change_ends_the_users_sessions_only, a_password_reset_racing_logins_leaves_no_token,
+    concurrent_admin_removals_leave_an_admin, delete_user_removes_refresh_tokens,
+    expired_refresh_tokens_are_deleted, login_throttle_forgets_old_failures, login_throttle_window,
+    refresh_concurrent_use_is_single, refresh_single_use_and_reuse_revokes_family,
     refresh_tokens_are_stored_only_for_the_current_password,
-    replace_password_hash_only_if_unchanged, revoke_user_refresh_ends_their_sessions_only,
-    update_user_writes_only_the_members_it_sets, users_crud_and_email_conflict,
+    replace_password_hash_only_if_unchanged, update_user_writes_only_the_members_it_sets,
+    users_crud_and_email_conflict,
 };
 pub use audit::audit_idempotent_and_paginated;
 pub use concurrency::concurrent_push_and_pull_never_skips;
@@ -96,7 +96,7 @@ macro_rules! conformance_suite {
             replace_password_hash_only_if_unchanged,
             refresh_tokens_are_stored_only_for_the_current_password,
             a_password_reset_racing_logins_leaves_no_token,
-            revoke_user_refresh_ends_their_sessions_only,
+            a_password_change_ends_the_users_sessions_only,
             expired_refresh_tokens_are_deleted,
             login_throttle_window,
             login_throttle_forgets_old_failures,

@@ -518,6 +518,13 @@ impl UserStore for MemStore {
             .get_mut(&id)
             .map(|u| *u = change.applied_to(u))
             .is_some();
+        if found && change.password_hash.is_some() {
+            for (t, _, revoked) in s.refresh.values_mut() {
+                if t.user_id == id {
+                    *revoked = true;
+                }
+            }
+        }
         Ok(AccountChange::found(found))
     }
 
@@ -622,15 +629,6 @@ impl RefreshTokenStore for MemStore {
             }
         }
         Ok(true)
-    }
-
-    async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError> {
-        for (t, _, r) in self.lock()?.refresh.values_mut() {
-            if t.user_id == user_id {
-                *r = true;
-            }
-        }
-        Ok(())
     }
 
     async fn delete_expired_refresh(&self, now: Timestamp) -> Result<u64, StoreError> {

@@ -176,9 +176,12 @@ pub trait UserStore: Send + Sync {
 
     /// Writes the members `change` sets on user `id` and keeps the others as stored (so two
     /// admins changing different members at once both take effect), unless it would demote
-    /// the only `ADMIN` ([`AccountChange::LastAdmin`], nothing written). The check and the
-    /// write are one atomic step: of two concurrent changes that each demote or delete one of
-    /// the last two admins, one is refused.
+    /// the only `ADMIN` ([`AccountChange::LastAdmin`], nothing written). A change that sets a
+    /// password hash also revokes every refresh token of the user: a session opened with the
+    /// old password must not keep the account open, and none can slip in between the two
+    /// (see [`RefreshTokenStore::insert_refresh`]). The checks and the writes are one atomic
+    /// step: of two concurrent changes that each demote or delete one of the last two admins,
+    /// one is refused.
     ///
     /// # Errors
     /// `Conflict` when the new email belongs to another user; `Unavailable`/`Internal`.
@@ -267,9 +270,9 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Stores a new, unused token — only while its user's password hash is still
     /// `password_hash` (the one a login verified, or the one read for a refresh) and no token
     /// of its family is revoked; otherwise stores nothing and answers `false` (also for an
-    /// unknown user). Serialized with [`RefreshTokenStore::revoke_user_refresh`] and
-    /// password changes, so a token is never stored for a password already replaced, nor
-    /// left unrevoked by a reset that runs meanwhile.
+    /// unknown user). Serialized with password changes ([`UserStore::update_user`]), so a
+    /// token is never stored for a password already replaced, nor left unrevoked by a reset
+    /// that runs meanwhile.
     ///
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
@@ -293,14 +296,6 @@ pub trait RefreshTokenStore: Send + Sync {
     /// # Errors
     /// `Unavailable`/`Internal` on storage failure.
     async fn revoke_refresh(&self, token_hash: &str) -> Result<bool, StoreError>;
-
-    /// Revokes every refresh token of the user (their password changed: a token obtained
-    /// with the old one must not keep the account open), including one whose
-    /// [`RefreshTokenStore::insert_refresh`] runs at the same time.
-    ///
-    /// # Errors
-    /// `Unavailable`/`Internal` on storage failure.
-    async fn revoke_user_refresh(&self, user_id: i64) -> Result<(), StoreError>;
 
     /// Deletes every token that expired at or before `now`, used, revoked or not (each
     /// refresh adds a token, so the table would otherwise only grow). A deleted token is

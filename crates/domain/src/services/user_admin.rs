@@ -11,8 +11,8 @@ use super::auth::{AccountPorts, MessageBody, PrincipalCache, UserView};
 use super::credentials::{normalize_email, parse_account_email};
 use crate::error::{DomainError, StoreError};
 use crate::ports::{
-    AccountChange, Clock, IdGenerator, NewUser, PasswordHasher, RefreshTokenStore, Role,
-    RoleAssignment, User, UserChange, UserStore,
+    AccountChange, Clock, IdGenerator, NewUser, PasswordHasher, Role, RoleAssignment, User,
+    UserChange, UserStore,
 };
 use crate::principal::Principal;
 use serde::Serialize;
@@ -45,7 +45,6 @@ pub struct BootstrappedAdmin {
 /// User management, admin only.
 pub struct UserAdminService {
     users: Arc<dyn UserStore>,
-    refresh_tokens: Arc<dyn RefreshTokenStore>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
@@ -155,7 +154,6 @@ impl UserAdminService {
     pub fn new(ports: &AccountPorts, cache: Arc<PrincipalCache>) -> Self {
         UserAdminService {
             users: ports.users.clone(),
-            refresh_tokens: ports.refresh_tokens.clone(),
             hasher: ports.hasher.clone(),
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
@@ -252,8 +250,8 @@ impl UserAdminService {
         let new_password = parse_password(body)?;
         if let Some(password) = new_password {
             change.password_hash = Some(self.hasher.hash(password).await?);
-            // Access tokens issued before it are refused from now on (refresh tokens are
-            // revoked below).
+            // Sessions opened with the old password end now: the store revokes their refresh
+            // tokens with the change, and access tokens issued before it are refused.
             change.password_changed_at = Some(self.clock.now());
         }
         // Only the members the body names are written: an admin changing another member at
@@ -265,11 +263,6 @@ impl UserAdminService {
             .map_err(map_conflict)?;
         self.cache.invalidate(user.id);
         written(outcome)?;
-        if new_password.is_some() {
-            // Sessions opened with the old password end now: their refresh tokens here, their
-            // access tokens through `password_changed_at`.
-            self.refresh_tokens.revoke_user_refresh(user.id).await?;
-        }
         Ok(MessageBody {
             message: "User updated successfully",
         })
