@@ -3,9 +3,6 @@
 use crate::error::Fail;
 use crate::schema::{entities, events};
 use crate::sql::instant;
-use diesel::deserialize::{self, FromSql, FromSqlRow};
-use diesel::pg::{Pg, PgValue};
-use diesel::sql_types::Jsonb;
 use diesel::{Insertable, Queryable, QueryableByName, Selectable};
 use domain::cursor::Seq;
 use domain::entity::{Entity, EntityKind, EntityRecord};
@@ -21,31 +18,13 @@ pub(crate) struct EventRow {
     guid: String,
     entity_guid: String,
     event_type: String,
-    data: SizedJson,
+    data: Value,
     ts: i64,
     user_id: String,
     user_id_numeric: bool,
     sync_level: i16,
     received_at: i64,
     pushed_by: Option<String>,
-}
-
-/// A `jsonb` value with the size of the JSON text it arrived as (PostgreSQL sends `jsonb`
-/// as a version byte and the text), for pull pages bounded by bytes.
-#[derive(FromSqlRow)]
-pub(crate) struct SizedJson {
-    value: Value,
-    text_bytes: usize,
-}
-
-impl FromSql<Jsonb, Pg> for SizedJson {
-    fn from_sql(raw: PgValue<'_>) -> deserialize::Result<Self> {
-        let text_bytes = raw.as_bytes().len().saturating_sub(1);
-        Ok(SizedJson {
-            value: <Value as FromSql<Jsonb, Pg>>::from_sql(raw)?,
-            text_bytes,
-        })
-    }
 }
 
 /// The columns of [`EventRow`] from `events` aliased `e`, for raw SQL.
@@ -67,11 +46,6 @@ macro_rules! entity_cols_n {
 pub(crate) use entity_cols_n;
 
 impl EventRow {
-    /// Size in bytes of the event's `data` as JSON text.
-    pub(crate) fn data_bytes(&self) -> usize {
-        self.data.text_bytes
-    }
-
     /// The stored event with its server-side facts.
     pub(crate) fn into_stored(self) -> Result<StoredEvent, Fail> {
         let received_at = instant(self.received_at)?;
@@ -87,7 +61,7 @@ impl EventRow {
 
     /// The event alone.
     pub(crate) fn into_event(self) -> Result<Event, Fail> {
-        let Value::Object(data) = self.data.value else {
+        let Value::Object(data) = self.data else {
             return Err(Fail::corrupt("event data"));
         };
         Ok(Event {
@@ -126,6 +100,7 @@ pub(crate) struct NewEventRow<'a> {
     content_hash: &'a str,
     received_at: i64,
     pushed_by: Option<&'a str>,
+    data_bytes: Option<i32>,
 }
 
 impl<'a> NewEventRow<'a> {
@@ -146,8 +121,27 @@ impl<'a> NewEventRow<'a> {
             content_hash: &n.hash.0,
             received_at: n.received_at.millis(),
             pushed_by: n.pushed_by,
+            data_bytes: i32::try_from(json_text_len(&e.data)).ok(),
         }
     }
+}
+
+/// Length in bytes of `value` as compact JSON text (counted, not built).
+fn json_text_len(value: &serde_json::Map<String, Value>) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, nor can serializing a JSON object.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// A stored entity (tombstones included) as read (typed DSL or raw SQL by column name).

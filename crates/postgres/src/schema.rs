@@ -30,6 +30,7 @@ diesel::table! {
         content_hash -> Text,
         received_at -> BigInt,
         pushed_by -> Nullable<Text>,
+        data_bytes -> Nullable<Integer>,
     }
 }
 

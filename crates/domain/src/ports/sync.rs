@@ -76,12 +76,55 @@ pub struct EventPage {
     pub more: bool,
 }
 
+/// The bounds of one pull page, applied event by event in `seq` order: at most `limit`
+/// events, and none after the one that brings their `data` (as JSON text) to
+/// `max_data_bytes` — so a page holds at least one event when there is one.
+#[derive(Debug, Clone, Copy)]
+pub struct PageBudget {
+    limit: usize,
+    max_data_bytes: usize,
+    len: usize,
+    data_bytes: usize,
+}
+
+impl PageBudget {
+    /// An empty page's budget.
+    pub fn new(limit: u32, max_data_bytes: usize) -> Self {
+        PageBudget {
+            limit: limit as usize,
+            max_data_bytes,
+            len: 0,
+            data_bytes: 0,
+        }
+    }
+
+    /// Whether the page is complete: a next event is not part of it.
+    pub fn is_full(&self) -> bool {
+        self.len >= self.limit || self.data_bytes >= self.max_data_bytes
+    }
+
+    /// Counts an event of `data_bytes` into the page.
+    pub fn take(&mut self, data_bytes: usize) {
+        self.len += 1;
+        self.data_bytes = self.data_bytes.saturating_add(data_bytes);
+    }
+
+    /// Events taken.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no event was taken.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 impl EventPage {
     /// Builds a page from `rows`: a tenant's events in `seq` order from the page's start,
-    /// each with the size in bytes of its `data` as JSON text. The page takes at most `limit`
-    /// events and ends with the one that brings their data to `max_data_bytes` (so it holds
-    /// at least one event when there is one). It reads at most one row past its last event,
-    /// to tell [`EventPage::more`]; a store therefore reads at most `limit + 1` rows.
+    /// each with the size in bytes of its `data` as JSON text, bounded by [`PageBudget`]. It
+    /// reads at most one row past its last event, to tell [`EventPage::more`]; a store
+    /// therefore reads at most `limit + 1` rows.
     ///
     /// # Errors
     /// The first error among the rows read.
@@ -90,20 +133,17 @@ impl EventPage {
         limit: u32,
         max_data_bytes: usize,
     ) -> Result<EventPage, E> {
-        let mut rows = rows.into_iter();
+        let mut budget = PageBudget::new(limit, max_data_bytes);
         let mut page = EventPage::default();
-        let mut data_bytes = 0usize;
-        while page.events.len() < limit as usize && data_bytes < max_data_bytes {
-            match rows.next() {
-                Some(row) => {
-                    let (event, size) = row?;
-                    data_bytes = data_bytes.saturating_add(size);
-                    page.events.push(event);
-                }
-                None => return Ok(page),
+        for row in rows {
+            let (event, size) = row?;
+            if budget.is_full() {
+                page.more = true;
+                break;
             }
+            budget.take(size);
+            page.events.push(event);
         }
-        page.more = rows.next().transpose()?.is_some();
         Ok(page)
     }
 }

@@ -454,3 +454,59 @@ async fn concurrent_pushes_share_commits_and_a_failing_one_fails_alone() {
     assert_eq!(store.head(&t).await.unwrap(), Seq(21 * 20 + 1));
     assert!(!all.iter().any(|e| e.event.guid.starts_with("e7-")));
 }
+
+#[derive(diesel::QueryableByName)]
+struct Bytes {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    data_bytes: Option<i32>,
+}
+
+/// Each event stores its data's size as compact JSON text; a pull bounds its pages by it,
+/// and by the size measured from the text for events stored before the column existed.
+#[tokio::test]
+async fn pull_pages_use_stored_data_sizes_and_measure_older_events() {
+    use diesel::RunQueryDsl;
+    let (db, store) = crate::test_db!();
+    create_tenant(&store, "t1", "One").await;
+    let t = tenant("t1");
+    let events: Vec<Event> = (1..=9)
+        .map(|i| {
+            let data = json!({"blob": format!("{i}").repeat(1_000)});
+            validate_event(&json!({"guid": format!("e{i}"), "entityGuid": "p",
+                "type": "update-individual", "data": data, "timestamp": ts(i).to_iso(),
+                "userId": "u"}))
+            .unwrap()
+        })
+        .collect();
+    let compact = serde_json::to_string(&events[0].data).unwrap().len();
+    assert_eq!(compact, 1_011);
+    store.push(&t, batch(events)).await.unwrap();
+    let mut conn = db.conn();
+    let stored: Vec<Bytes> =
+        diesel::sql_query("SELECT data_bytes FROM events WHERE tenant_id = 't1' ORDER BY seq")
+            .load(&mut conn)
+            .unwrap();
+    assert!(stored.iter().all(|b| b.data_bytes == Some(1_011)));
+    // Events 4–6 as if stored before the column: measured from their text (1,012 bytes, as
+    // PostgreSQL writes a space after the colon).
+    diesel::sql_query("UPDATE events SET data_bytes = NULL WHERE seq BETWEEN 4 AND 6")
+        .execute(&mut conn)
+        .unwrap();
+    let mut pages = Vec::new();
+    let mut after = Seq(0);
+    loop {
+        let page = store.pull(&t, after, 100, 2_500).await.unwrap();
+        let seqs: Vec<i64> = page.events.iter().map(|e| e.seq.0).collect();
+        after = page.events.last().map_or(after, |e| e.seq);
+        pages.push(seqs);
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(pages, [vec![1, 2, 3], vec![4, 5, 6], vec![7, 8, 9]]);
+    // 3,033 bytes of stored sizes reach 3,033 exactly: the third event ends the page.
+    let page = store.pull(&t, Seq(0), 100, 3_033).await.unwrap();
+    assert_eq!((page.events.len(), page.more), (3, true));
+    let page = store.pull(&t, Seq(0), 100, 3_034).await.unwrap();
+    assert_eq!((page.events.len(), page.more), (4, true));
+}
