@@ -244,11 +244,13 @@ impl ConfigStore for SqliteStore {
         let id = id.as_str().to_owned();
         self.write(move |conn| {
             // The head is remembered first; then the tables without a foreign key to
-            // configs; events, entities and the audit log follow the config row through
-            // ON DELETE CASCADE.
+            // configs (event refs found through the tenant's entity ids); events, entity
+            // keys, entities and the audit log follow the config row through ON DELETE
+            // CASCADE.
             for sql in [
                 RETIRE_HEAD_SQL,
-                "DELETE FROM event_refs WHERE tenant_id = ?",
+                "DELETE FROM event_refs WHERE entity_id IN \
+                 (SELECT id FROM entity_keys WHERE tenant_id = ?)",
                 "DELETE FROM potential_duplicates WHERE tenant_id = ?",
                 "DELETE FROM duplicate_keep_both WHERE tenant_id = ?",
                 "DELETE FROM quarantine WHERE tenant_id = ?",

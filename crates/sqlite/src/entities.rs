@@ -1,6 +1,7 @@
 //! [`EntityStore`]: live-entity listings and searches, duplicate review.
 
 use crate::error::Fail;
+use crate::push_tx::entity_ids_of_guids;
 use crate::rows::{entity_cols, EntityRow};
 use crate::sql::{limit, offset, query, Int, Query};
 use crate::SqliteStore;
@@ -198,7 +199,8 @@ impl EntityStore for SqliteStore {
             let rows = query(concat!(
                 "SELECT ",
                 entity_cols!(),
-                " FROM entities WHERE tenant_id = ? AND guid = ? AND deleted = 0"
+                " FROM entities WHERE id = (SELECT id FROM entity_keys WHERE tenant_id = ? \
+                 AND guid = ?) AND deleted = 0"
             ))
             .bind::<Text, _>(tenant)
             .bind::<Text, _>(guid)
@@ -216,12 +218,12 @@ impl EntityStore for SqliteStore {
         let tenant = tenant.as_str().to_owned();
         let list = serde_json::to_string(guids).map_err(StoreError::internal)?;
         self.read(move |conn| {
-            // One primary-key lookup per guid of the JSON array.
+            // One key lookup and one rowid lookup per guid of the JSON array.
             let rows = query(concat!(
                 "SELECT ",
                 entity_cols!(),
-                " FROM entities WHERE tenant_id = ? AND deleted = 0 \
-                 AND guid IN (SELECT value FROM json_each(?))"
+                " FROM entities WHERE deleted = 0 AND id IN ",
+                entity_ids_of_guids!()
             ))
             .bind::<Text, _>(tenant)
             .bind::<Text, _>(list)
@@ -318,8 +320,8 @@ impl EntityStore for SqliteStore {
             // The flagged entity's current key ('' when it has none: any key is a change).
             query(
                 "INSERT INTO duplicate_keep_both (tenant_id, entity_guid, duplicate_guid, \
-                 match_key) VALUES (?1, ?2, ?3, COALESCE((SELECT match_key FROM entities \
-                 WHERE tenant_id = ?1 AND guid = ?2), '')) \
+                 match_key) VALUES (?1, ?2, ?3, COALESCE((SELECT match_key FROM entities WHERE id = \
+                 (SELECT id FROM entity_keys WHERE tenant_id = ?1 AND guid = ?2)), '')) \
                  ON CONFLICT (tenant_id, entity_guid, duplicate_guid) \
                  DO UPDATE SET match_key = excluded.match_key",
             )

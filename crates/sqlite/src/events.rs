@@ -25,13 +25,15 @@ pub(crate) const PULL_SQL: &str = concat!(
     " FROM events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?"
 );
 
-/// Events that reference one entity, in commit order: a range of `event_refs` (binds: tenant,
-/// entity guid, seq after which to start), each joined to its event by primary key.
-/// `CROSS JOIN` keeps `event_refs` the outer loop whatever the statistics say.
+/// Events that reference one entity, in commit order: a range of `event_refs` under the
+/// entity's id (binds: tenant, entity guid, seq after which to start), each joined to its
+/// event by primary key. `CROSS JOIN` keeps `event_refs` the outer loop whatever the
+/// statistics say.
 macro_rules! events_of_entity {
     () => {
-        " FROM (SELECT seq AS ref_seq FROM event_refs WHERE tenant_id = ? AND entity_guid = ? \
-         AND seq > ?) CROSS JOIN events ON events.tenant_id = ? AND events.seq = ref_seq \
+        " FROM (SELECT seq AS ref_seq FROM event_refs WHERE entity_id = \
+         (SELECT id FROM entity_keys WHERE tenant_id = ? AND guid = ?) AND seq > ?) \
+         CROSS JOIN events ON events.tenant_id = ? AND events.seq = ref_seq \
          WHERE entity_guid = ?"
     };
 }

@@ -28,13 +28,20 @@ const INSERT_EVENT: &str = "INSERT INTO events (tenant_id, seq, guid, entity_gui
      data, ts, user_id, user_id_numeric, sync_level, content_hash, received_at, pushed_by) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-const INSERT_REF: &str =
-    "INSERT OR IGNORE INTO event_refs (tenant_id, entity_guid, seq) VALUES (?, ?, ?)";
+const INSERT_REF: &str = "INSERT OR IGNORE INTO event_refs (entity_id, seq) VALUES (?, ?)";
 
-const UPSERT_ENTITY: &str = "INSERT INTO entities (tenant_id, guid, kind, name, version, data, \
-     member_ids, parent_ids, external_id, entity_name, last_updated, last_key_ts, \
-     last_key_guid, deleted, match_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-     ON CONFLICT (tenant_id, guid) DO UPDATE SET kind = excluded.kind, \
+/// The id of an entity guid of a tenant (`Int`; binds: tenant, guid).
+pub(crate) const KEY_ID_SQL: &str =
+    "SELECT id AS v FROM entity_keys WHERE tenant_id = ? AND guid = ?";
+
+/// Gives an entity guid of a tenant its id (`Int`; binds: tenant, guid).
+const NEW_KEY: &str = "INSERT INTO entity_keys (tenant_id, guid) VALUES (?, ?) RETURNING id AS v";
+
+const UPSERT_ENTITY: &str = "INSERT INTO entities (id, tenant_id, guid, kind, name, version, \
+     data, member_ids, parent_ids, external_id, entity_name, last_updated, last_key_ts, \
+     last_key_guid, deleted, match_key) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, \
      name = excluded.name, version = excluded.version, data = excluded.data, \
      member_ids = excluded.member_ids, parent_ids = excluded.parent_ids, \
      external_id = excluded.external_id, entity_name = excluded.entity_name, \
@@ -42,13 +49,25 @@ const UPSERT_ENTITY: &str = "INSERT INTO entities (tenant_id, guid, kind, name, 
      last_key_guid = excluded.last_key_guid, deleted = excluded.deleted, \
      match_key = excluded.match_key";
 
-/// Records of tenant `?` among the guids of the JSON array `?` (one primary-key lookup each).
-/// Batch reads bind their guids as one JSON array read by `json_each`, so their text is
-/// fixed and stays prepared (an `IN (?, ?, …)` list has one text per length).
+/// The ids of the entity guids of tenant `?` among the JSON array `?` (one unique-key lookup
+/// in `entity_keys` each). Batch reads bind their guids as one JSON array read by
+/// `json_each`, so their text is fixed and stays prepared (an `IN (?, ?, …)` list has one
+/// text per length).
+macro_rules! entity_ids_of_guids {
+    () => {
+        "(SELECT id FROM entity_keys WHERE tenant_id = ? AND guid IN \
+         (SELECT value FROM json_each(?)))"
+    };
+}
+pub(crate) use entity_ids_of_guids;
+
+/// Records of tenant `?` among the guids of the JSON array `?` (a key lookup and a rowid
+/// lookup each).
 pub(crate) const LOAD_ENTITIES_SQL: &str = concat!(
     "SELECT ",
     entity_cols!(),
-    " FROM entities WHERE tenant_id = ? AND guid IN (SELECT value FROM json_each(?))"
+    " FROM entities WHERE id IN ",
+    entity_ids_of_guids!()
 );
 
 /// Events of tenant `?` whose refs (tenant `?`) include any guid of the JSON array `?`, with
@@ -57,8 +76,9 @@ pub(crate) const EVENTS_REFERENCING_SQL: &str = concat!(
     "SELECT ",
     event_cols!(),
     " FROM events WHERE tenant_id = ? AND seq IN (SELECT seq FROM event_refs \
-     WHERE tenant_id = ? AND entity_guid IN (SELECT value FROM json_each(?)) AND seq <= ?) \
-     ORDER BY seq"
+     WHERE entity_id IN ",
+    entity_ids_of_guids!(),
+    " AND seq <= ?) ORDER BY seq"
 );
 
 /// Guid and content hash of the events of tenant `?` among the guids of the JSON array `?`.
@@ -77,6 +97,8 @@ pub(crate) const MATCH_KEY_SQL: &str = "SELECT guid FROM entities INDEXED BY ent
 statement!(Head = HEAD_SQL);
 statement!(InsertEvent = INSERT_EVENT);
 statement!(InsertRef = INSERT_REF);
+statement!(KeyId = KEY_ID_SQL);
+statement!(NewKey = NEW_KEY);
 statement!(UpsertEntity = UPSERT_ENTITY);
 statement!(LoadEntities = LOAD_ENTITIES_SQL);
 statement!(EventsReferencing = EVENTS_REFERENCING_SQL);
@@ -99,7 +121,10 @@ statement!(
     UnflagPair = "DELETE FROM potential_duplicates WHERE tenant_id = ? AND entity_guid = ? \
         AND duplicate_guid = ?"
 );
-statement!(DeleteEntity = "DELETE FROM entities WHERE tenant_id = ? AND guid = ?");
+statement!(
+    DeleteEntity = "DELETE FROM entities WHERE id = \
+        (SELECT id FROM entity_keys WHERE tenant_id = ? AND guid = ?)"
+);
 statement!(
     /// On the primary key.
     UnflagAsEntity = "DELETE FROM potential_duplicates WHERE tenant_id = ? AND entity_guid = ?"
@@ -118,12 +143,38 @@ statement!(
 pub(crate) struct SqliteTx<'c> {
     conn: &'c mut SqliteConnection,
     tenant: &'c str,
+    /// Entity ids (`entity_keys`) this push has looked up or handed out; valid for the
+    /// transaction it runs in, which lives longer than this value.
+    keys: HashMap<String, i64>,
 }
 
 impl<'c> SqliteTx<'c> {
     /// Wraps a connection that is inside the push transaction of `tenant`.
     pub(crate) fn new(conn: &'c mut SqliteConnection, tenant: &'c str) -> Self {
-        SqliteTx { conn, tenant }
+        SqliteTx {
+            conn,
+            tenant,
+            keys: HashMap::new(),
+        }
+    }
+
+    /// The id of the tenant's entity `guid`, handed out the first time the guid is seen.
+    fn key_id(&mut self, guid: &str) -> Result<i64, StoreError> {
+        if let Some(id) = self.keys.get(guid) {
+            return Ok(*id);
+        }
+        let tenant = self.tenant;
+        let vals = || vec![Val::Text(tenant), Val::Text(guid)];
+        let mut found = db(KeyId::with(vals()).load::<Int>(self.conn))?;
+        if found.is_empty() {
+            found = db(NewKey::with(vals()).load::<Int>(self.conn))?;
+        }
+        let id = found
+            .first()
+            .map(|r| r.v)
+            .ok_or_else(|| StoreError::internal("an entity key was stored without an id"))?;
+        self.keys.insert(guid.to_owned(), id);
+        Ok(id)
     }
 }
 
@@ -189,7 +240,9 @@ impl EntityTx for SqliteTx<'_> {
             let e = &r.entity;
             let (data, members, parents) =
                 (json(&e.data)?, json(&e.member_ids)?, json(&r.parent_ids)?);
+            let id = self.key_id(&e.guid)?;
             let vals = vec![
+                Val::Int(id),
                 Val::Text(self.tenant),
                 Val::Text(&e.guid),
                 Val::Text(e.kind.as_str()),
@@ -323,7 +376,7 @@ impl PushTx for SqliteTx<'_> {
             ];
             db(InsertEvent::with(vals).execute(self.conn))?;
             for guid in &n.refs {
-                let vals = vec![Val::Text(self.tenant), Val::Text(guid), Val::Int(n.seq.0)];
+                let vals = vec![Val::Int(self.key_id(guid)?), Val::Int(n.seq.0)];
                 db(InsertRef::with(vals).execute(self.conn))?;
             }
         }

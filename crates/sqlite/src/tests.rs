@@ -3,7 +3,8 @@
 
 use crate::events::{ENTITY_EVENTS_FROM_SQL, ENTITY_EVENTS_SQL, FIRST_SEQ_SQL, PULL_SQL};
 use crate::push_tx::{
-    SqliteTx, EVENTS_REFERENCING_SQL, EXISTING_HASHES_SQL, LOAD_ENTITIES_SQL, MATCH_KEY_SQL,
+    SqliteTx, EVENTS_REFERENCING_SQL, EXISTING_HASHES_SQL, KEY_ID_SQL, LOAD_ENTITIES_SQL,
+    MATCH_KEY_SQL,
 };
 use crate::SqliteStore;
 use diesel::sql_types::Text;
@@ -177,6 +178,12 @@ async fn hot_queries_read_the_index_they_are_written_for() {
     let mut conn = store.reader_connection();
     let events_pk = "INDEX sqlite_autoindex_events_1";
     assert_plan(&mut conn, PULL_SQL, 3, events_pk);
+    assert_plan(
+        &mut conn,
+        ENTITY_EVENTS_SQL,
+        6,
+        "INDEX sqlite_autoindex_entity_keys_1",
+    );
     assert_plan(&mut conn, ENTITY_EVENTS_SQL, 6, "PRIMARY KEY");
     assert_plan(&mut conn, ENTITY_EVENTS_SQL, 6, events_pk);
     let entity_page = format!("{ENTITY_EVENTS_FROM_SQL} ORDER BY seq LIMIT ?");
@@ -195,8 +202,13 @@ async fn hot_queries_read_the_index_they_are_written_for() {
         2,
         "INDEX sqlite_autoindex_events_2",
     );
-    let entities_pk = "INDEX sqlite_autoindex_entities_1";
-    assert_plan(&mut conn, LOAD_ENTITIES_SQL, 2, entities_pk);
+    // Entities and refs are found by the guid's id: one `entity_keys` lookup, then rowid or
+    // primary-key ranges.
+    let keys = "INDEX sqlite_autoindex_entity_keys_1";
+    assert_plan(&mut conn, KEY_ID_SQL, 2, keys);
+    assert_plan(&mut conn, LOAD_ENTITIES_SQL, 2, keys);
+    assert_plan(&mut conn, LOAD_ENTITIES_SQL, 2, "INTEGER PRIMARY KEY");
+    assert_plan(&mut conn, EVENTS_REFERENCING_SQL, 4, keys);
     assert_plan(&mut conn, EVENTS_REFERENCING_SQL, 4, "PRIMARY KEY");
     assert_plan(&mut conn, EVENTS_REFERENCING_SQL, 4, events_pk);
     assert_plan(&mut conn, MATCH_KEY_SQL, 4, "INDEX entities_match");
@@ -216,15 +228,17 @@ async fn hot_queries_read_the_index_they_are_written_for() {
     );
     assert_plan(
         &mut conn,
-        "SELECT guid FROM entities WHERE tenant_id = ? AND guid IN (?, ?)",
-        3,
-        "INDEX sqlite_autoindex_entities_1",
+        "SELECT guid FROM entities WHERE id = (SELECT id FROM entity_keys \
+         WHERE tenant_id = ? AND guid = ?) AND deleted = 0",
+        2,
+        "INTEGER PRIMARY KEY",
     );
     assert_plan(
         &mut conn,
-        "SELECT guid FROM entities WHERE tenant_id = ? AND guid = ? AND deleted = 0",
-        2,
-        "INDEX sqlite_autoindex_entities_1",
+        "DELETE FROM event_refs WHERE entity_id IN \
+         (SELECT id FROM entity_keys WHERE tenant_id = ?)",
+        1,
+        "PRIMARY KEY",
     );
     assert_plan(
         &mut conn,
@@ -239,10 +253,6 @@ async fn hot_queries_read_the_index_they_are_written_for() {
         3,
         "INDEX sqlite_autoindex_events_2",
     );
-    let refs = "SELECT seq FROM events WHERE tenant_id = ? AND seq IN (SELECT seq FROM \
-                event_refs WHERE tenant_id = ? AND entity_guid IN (?, ?))";
-    assert_plan(&mut conn, refs, 4, events_pk);
-    assert_plan(&mut conn, refs, 4, "PRIMARY KEY");
     assert_plan(
         &mut conn,
         "SELECT id FROM quarantine WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?",
@@ -534,4 +544,141 @@ async fn push_primitives_round_trip_events_and_refs() {
         .map(|e| (e.received_at, e.pushed_by.as_deref()))
         .collect();
     assert_eq!(pushes, [(ts(5), None), (ts(9), Some("7"))]);
+}
+
+/// The `COUNT(*) AS v` that `sql` selects.
+fn count_rows(conn: &mut diesel::SqliteConnection, sql: &str) -> i64 {
+    crate::sql::query(sql)
+        .load::<crate::sql::Int>(conn)
+        .unwrap()[0]
+        .v
+}
+
+/// A household `g` listing a member `m` (refs g and m), an individual `p` of it
+/// (`parentGuid`, not a ref), then an update of `p`.
+fn household_events() -> Vec<domain::event::Event> {
+    use store_tests::fixtures::event_with;
+    vec![
+        event_with(
+            "e1",
+            "g",
+            "create-group",
+            json!({"name": "G", "members": [{"guid": "m"}]}),
+            1,
+        ),
+        event_with(
+            "e2",
+            "p",
+            "create-individual",
+            json!({"name": "P", "parentGuid": "g"}),
+            2,
+        ),
+        event_with("e3", "p", "update-individual", json!({"phone": "1"}), 3),
+    ]
+}
+
+async fn entity_events(store: &SqliteStore, guid: &str) -> Vec<String> {
+    domain::ports::EventStore::entity_events(store, &tenant(), guid, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.guid)
+        .collect()
+}
+
+/// The migration to entity ids carries entities and refs over, and its down migration
+/// carries them back to the guid-keyed tables.
+#[tokio::test]
+async fn entity_keys_migration_carries_entities_and_refs_both_ways() {
+    use diesel_migrations::MigrationHarness;
+    let (_t, store) = with_tenant("keys-migration").await;
+    let t = tenant();
+    domain::ports::EventStore::push(&store, &t, store_tests::fixtures::batch(household_events()))
+        .await
+        .unwrap();
+    let before = (
+        store.get_entity(&t, "p").await.unwrap(),
+        entity_events(&store, "p").await,
+    );
+    assert_eq!(before.1, ["e2", "e3"]);
+    {
+        let mut conn = store.writer_connection();
+        conn.revert_last_migration(crate::store::MIGRATIONS)
+            .unwrap();
+        // The guid-keyed layout: e1 references g and m (a member, so an entity too), e2 and
+        // e3 reference p.
+        assert_eq!(
+            count_rows(
+                &mut conn,
+                "SELECT COUNT(*) AS v FROM event_refs WHERE entity_guid = 'm'"
+            ),
+            1
+        );
+        assert_eq!(
+            count_rows(
+                &mut conn,
+                "SELECT COUNT(*) AS v FROM event_refs WHERE entity_guid = 'g'"
+            ),
+            1
+        );
+        assert_eq!(
+            count_rows(
+                &mut conn,
+                "SELECT COUNT(*) AS v FROM event_refs WHERE entity_guid = 'p'"
+            ),
+            2
+        );
+        assert_eq!(
+            count_rows(&mut conn, "SELECT COUNT(*) AS v FROM entities"),
+            3
+        );
+        conn.run_pending_migrations(crate::store::MIGRATIONS)
+            .unwrap();
+        assert_eq!(
+            count_rows(&mut conn, "SELECT COUNT(*) AS v FROM entity_keys"),
+            3
+        );
+    }
+    let after = (
+        store.get_entity(&t, "p").await.unwrap(),
+        entity_events(&store, "p").await,
+    );
+    assert_eq!(after, before);
+    assert_eq!(entity_events(&store, "g").await, ["e1"]);
+    // Pushes go on: a later update of p is applied to the carried-over entity.
+    let later =
+        store_tests::fixtures::event_with("e4", "p", "update-individual", json!({"phone": "2"}), 4);
+    domain::ports::EventStore::push(&store, &t, store_tests::fixtures::batch(vec![later]))
+        .await
+        .unwrap();
+    let p = store.get_entity(&t, "p").await.unwrap().unwrap();
+    assert_eq!(p.data["phone"], "2");
+    assert_eq!(p.data["name"], "P");
+    assert_eq!(entity_events(&store, "p").await, ["e2", "e3", "e4"]);
+}
+
+/// A purge leaves no entity key or ref of the tenant behind.
+#[tokio::test]
+async fn purge_removes_the_tenants_entity_keys_and_refs() {
+    let (_t, store) = with_tenant("keys-purge").await;
+    let t = tenant();
+    domain::ports::EventStore::push(&store, &t, store_tests::fixtures::batch(household_events()))
+        .await
+        .unwrap();
+    let mut conn = store.writer_connection();
+    assert_eq!(
+        count_rows(&mut conn, "SELECT COUNT(*) AS v FROM event_refs"),
+        4
+    );
+    drop(conn);
+    assert!(store.purge_config(&t).await.unwrap());
+    let mut conn = store.writer_connection();
+    assert_eq!(
+        count_rows(&mut conn, "SELECT COUNT(*) AS v FROM entity_keys"),
+        0
+    );
+    assert_eq!(
+        count_rows(&mut conn, "SELECT COUNT(*) AS v FROM event_refs"),
+        0
+    );
 }
