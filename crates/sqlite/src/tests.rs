@@ -577,6 +577,16 @@ fn household_events() -> Vec<domain::event::Event> {
     ]
 }
 
+/// A store whose tenant holds [`household_events`].
+async fn with_household(name: &str) -> (Temp, SqliteStore) {
+    let (temp, store) = with_tenant(name).await;
+    let batch = store_tests::fixtures::batch(household_events());
+    domain::ports::EventStore::push(&store, &tenant(), batch)
+        .await
+        .unwrap();
+    (temp, store)
+}
+
 async fn entity_events(store: &SqliteStore, guid: &str) -> Vec<String> {
     domain::ports::EventStore::entity_events(store, &tenant(), guid, 100)
         .await
@@ -591,11 +601,8 @@ async fn entity_events(store: &SqliteStore, guid: &str) -> Vec<String> {
 #[tokio::test]
 async fn entity_keys_migration_carries_entities_and_refs_both_ways() {
     use diesel_migrations::MigrationHarness;
-    let (_t, store) = with_tenant("keys-migration").await;
+    let (_t, store) = with_household("keys-migration").await;
     let t = tenant();
-    domain::ports::EventStore::push(&store, &t, store_tests::fixtures::batch(household_events()))
-        .await
-        .unwrap();
     let before = (
         store.get_entity(&t, "p").await.unwrap(),
         entity_events(&store, "p").await,
@@ -660,11 +667,8 @@ async fn entity_keys_migration_carries_entities_and_refs_both_ways() {
 /// A purge leaves no entity key or ref of the tenant behind.
 #[tokio::test]
 async fn purge_removes_the_tenants_entity_keys_and_refs() {
-    let (_t, store) = with_tenant("keys-purge").await;
+    let (_t, store) = with_household("keys-purge").await;
     let t = tenant();
-    domain::ports::EventStore::push(&store, &t, store_tests::fixtures::batch(household_events()))
-        .await
-        .unwrap();
     let mut conn = store.writer_connection();
     assert_eq!(
         count_rows(&mut conn, "SELECT COUNT(*) AS v FROM event_refs"),
