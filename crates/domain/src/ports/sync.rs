@@ -98,25 +98,21 @@ impl PageBudget {
         }
     }
 
-    /// Whether the page is complete: a next event is not part of it.
-    pub fn is_full(&self) -> bool {
-        self.len >= self.limit || self.data_bytes >= self.max_data_bytes
-    }
-
-    /// Counts an event of `data_bytes` into the page.
-    pub fn take(&mut self, data_bytes: usize) {
+    /// Counts the next event, of `data_bytes`, into the page, unless the page is already
+    /// complete: then returns `false` (the event, and every later one, belong to the next
+    /// page).
+    pub fn admit(&mut self, data_bytes: usize) -> bool {
+        if self.len >= self.limit || self.data_bytes >= self.max_data_bytes {
+            return false;
+        }
         self.len += 1;
         self.data_bytes = self.data_bytes.saturating_add(data_bytes);
+        true
     }
 
-    /// Events taken.
+    /// Events admitted.
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    /// Whether no event was taken.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 
@@ -137,11 +133,10 @@ impl EventPage {
         let mut page = EventPage::default();
         for row in rows {
             let (event, size) = row?;
-            if budget.is_full() {
+            if !budget.admit(size) {
                 page.more = true;
                 break;
             }
-            budget.take(size);
             page.events.push(event);
         }
         Ok(page)
