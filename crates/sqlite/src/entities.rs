@@ -1,7 +1,7 @@
 //! [`EntityStore`]: live-entity listings and searches, duplicate review.
 
 use crate::error::Fail;
-use crate::push_tx::entity_ids_of_guids;
+use crate::push_tx::{entity_id_of_guid, entity_ids_of_guids, json};
 use crate::rows::{entity_cols, EntityRow};
 use crate::sql::{limit, offset, query, Int, Query};
 use crate::SqliteStore;
@@ -199,8 +199,9 @@ impl EntityStore for SqliteStore {
             let rows = query(concat!(
                 "SELECT ",
                 entity_cols!(),
-                " FROM entities WHERE id = (SELECT id FROM entity_keys WHERE tenant_id = ? \
-                 AND guid = ?) AND deleted = 0"
+                " FROM entities WHERE id = ",
+                entity_id_of_guid!(),
+                " AND deleted = 0"
             ))
             .bind::<Text, _>(tenant)
             .bind::<Text, _>(guid)
@@ -216,7 +217,7 @@ impl EntityStore for SqliteStore {
         guids: &[String],
     ) -> Result<Vec<Entity>, StoreError> {
         let tenant = tenant.as_str().to_owned();
-        let list = serde_json::to_string(guids).map_err(StoreError::internal)?;
+        let list = json(guids)?;
         self.read(move |conn| {
             // One key lookup and one rowid lookup per guid of the JSON array.
             let rows = query(concat!(

@@ -1,7 +1,7 @@
 //! [`EventStore`]: push in one writer transaction, pull and listings by index.
 
 use crate::error::Fail;
-use crate::push_tx::HEAD_SQL;
+use crate::push_tx::{entity_id_of_guid, HEAD_SQL};
 use crate::rows::{event_cols, EventRow};
 use crate::sql::{instant, limit, query, Int, OptInt, Query};
 use crate::SqliteStore;
@@ -31,10 +31,12 @@ pub(crate) const PULL_SQL: &str = concat!(
 /// statistics say.
 macro_rules! events_of_entity {
     () => {
-        " FROM (SELECT seq AS ref_seq FROM event_refs WHERE entity_id = \
-         (SELECT id FROM entity_keys WHERE tenant_id = ? AND guid = ?) AND seq > ?) \
-         CROSS JOIN events ON events.tenant_id = ? AND events.seq = ref_seq \
-         WHERE entity_guid = ?"
+        concat!(
+            " FROM (SELECT seq AS ref_seq FROM event_refs WHERE entity_id = ",
+            entity_id_of_guid!(),
+            " AND seq > ?) CROSS JOIN events ON events.tenant_id = ? \
+             AND events.seq = ref_seq WHERE entity_guid = ?"
+        )
     };
 }
 

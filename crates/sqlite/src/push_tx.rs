@@ -61,6 +61,14 @@ macro_rules! entity_ids_of_guids {
 }
 pub(crate) use entity_ids_of_guids;
 
+/// The id of the entity guid `?` of tenant `?` (binds: tenant, guid), as a scalar subquery.
+macro_rules! entity_id_of_guid {
+    () => {
+        "(SELECT id FROM entity_keys WHERE tenant_id = ? AND guid = ?)"
+    };
+}
+pub(crate) use entity_id_of_guid;
+
 /// Records of tenant `?` among the guids of the JSON array `?` (a key lookup and a rowid
 /// lookup each).
 pub(crate) const LOAD_ENTITIES_SQL: &str = concat!(
@@ -121,10 +129,7 @@ statement!(
     UnflagPair = "DELETE FROM potential_duplicates WHERE tenant_id = ? AND entity_guid = ? \
         AND duplicate_guid = ?"
 );
-statement!(
-    DeleteEntity = "DELETE FROM entities WHERE id = \
-        (SELECT id FROM entity_keys WHERE tenant_id = ? AND guid = ?)"
-);
+statement!(DeleteEntity = concat!("DELETE FROM entities WHERE id = ", entity_id_of_guid!()));
 statement!(
     /// On the primary key.
     UnflagAsEntity = "DELETE FROM potential_duplicates WHERE tenant_id = ? AND entity_guid = ?"
@@ -183,7 +188,7 @@ fn db<T>(r: diesel::QueryResult<T>) -> Result<T, StoreError> {
 }
 
 /// `v` as JSON text (batch reads bind their guids as one JSON array).
-fn json(v: &(impl serde::Serialize + ?Sized)) -> Result<String, StoreError> {
+pub(crate) fn json(v: &(impl serde::Serialize + ?Sized)) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(StoreError::internal)
 }
 

@@ -664,25 +664,56 @@ async fn entity_keys_migration_carries_entities_and_refs_both_ways() {
     assert_eq!(entity_events(&store, "p").await, ["e2", "e3", "e4"]);
 }
 
-/// A purge leaves no entity key or ref of the tenant behind.
+/// A purge leaves no entity key or ref of the tenant behind, and those of another tenant
+/// with the same entity guids in place.
 #[tokio::test]
 async fn purge_removes_the_tenants_entity_keys_and_refs() {
     let (_t, store) = with_household("keys-purge").await;
-    let t = tenant();
+    let t2 = TenantId::parse("t2").unwrap();
+    store
+        .save_config(&ConfigRecord {
+            id: t2.clone(),
+            artifact_id: "b".repeat(32),
+            document: json!({"name": "T2"}),
+            archived_at: None,
+            created_at: ts(1),
+            updated_at: ts(1),
+        })
+        .await
+        .unwrap();
+    let batch = store_tests::fixtures::batch(household_events());
+    domain::ports::EventStore::push(&store, &t2, batch)
+        .await
+        .unwrap();
     let mut conn = store.writer_connection();
+    assert_eq!(
+        count_rows(&mut conn, "SELECT COUNT(*) AS v FROM event_refs"),
+        8
+    );
+    drop(conn);
+    assert!(store.purge_config(&tenant()).await.unwrap());
+    let mut conn = store.writer_connection();
+    assert_eq!(
+        count_rows(&mut conn, "SELECT COUNT(*) AS v FROM entity_keys"),
+        3
+    );
+    assert_eq!(
+        count_rows(
+            &mut conn,
+            "SELECT COUNT(*) AS v FROM entity_keys WHERE tenant_id = 't1'"
+        ),
+        0
+    );
     assert_eq!(
         count_rows(&mut conn, "SELECT COUNT(*) AS v FROM event_refs"),
         4
     );
     drop(conn);
-    assert!(store.purge_config(&t).await.unwrap());
-    let mut conn = store.writer_connection();
-    assert_eq!(
-        count_rows(&mut conn, "SELECT COUNT(*) AS v FROM entity_keys"),
-        0
-    );
-    assert_eq!(
-        count_rows(&mut conn, "SELECT COUNT(*) AS v FROM event_refs"),
-        0
-    );
+    let p_events: Vec<String> = domain::ports::EventStore::entity_events(&store, &t2, "p", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event.guid)
+        .collect();
+    assert_eq!(p_events, ["e2", "e3"]);
 }

@@ -5,10 +5,13 @@
 -- B-tree keyed by the random guid; `entities` (rowid = that id) and `event_refs`
 -- (entity id, seq) are keyed by ids handed out in the order guids appear, so a push appends
 -- to their recent pages instead of dirtying one random leaf page per entity and per ref
--- (one 4 KiB WAL frame each at commit). See docs/benchmarks.md.
+-- (one 4 KiB WAL frame each at commit). See docs/benchmarks.md. (The guids already stored
+-- get their ids here in guid order, not in the order they appeared.)
+-- AUTOINCREMENT: an id is never handed out again, not even after the tenant holding the
+-- highest ids is purged, so a row left behind could never attach to another entity.
 
 CREATE TABLE entity_keys (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id TEXT NOT NULL REFERENCES configs(id) ON DELETE CASCADE,
     guid TEXT NOT NULL,
     UNIQUE (tenant_id, guid)
