@@ -111,7 +111,7 @@ impl PageBudget {
     }
 
     /// Events admitted.
-    pub fn len(&self) -> usize {
+    pub fn admitted(&self) -> usize {
         self.len
     }
 }
